@@ -1,0 +1,1 @@
+"""Retrieval-augmented answering: prompts, generative backends and answerers."""

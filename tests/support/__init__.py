@@ -1,0 +1,1 @@
+"""Test helpers: the stand-in Ollama server and packaged model paths."""
