@@ -48,6 +48,11 @@ class Block:
         return normalize_ws(" ".join(line.text for line in self.lines))
 
 
+def is_list_item(text: str) -> bool:
+    """A bullet ('•', '-', '(a)') or numbered ('2.1', '3.') line."""
+    return bool(BULLET.match(text) or NUMBERED.match(text))
+
+
 def _starts_upper(text: str) -> bool:
     first = text[:1]
     return bool(first) and (first.isupper() or first.isdigit() or bool(BULLET.match(text)) or detect_lang(first) == "zh")
@@ -75,14 +80,15 @@ def _heading_kind(line: Line, prev: Line | None, nxt: Line | None, after_break: 
         return False, 0, ""  # addresses, e-mails, phone numbers
     if not (after_break or prev is None or SENTENCE_END.search(prev.text) or prev.text.endswith(":")):
         return False, 0, ""  # the previous line runs on into this one
-    if nxt is not None and not nxt.blank and not _starts_upper(nxt.text):
+    if nxt is not None and not _starts_upper(nxt.text) and nxt.start - line.end <= 1:
         return False, 0, ""  # this line runs on into the next one
     if number:
         if text.endswith(":") and len(words) > 5:
             return False, 0, ""  # "1. We may employ ... for the following reasons:" introduces a list
         return True, number.count(".") + 1, number
     if text.endswith(":") and not text.endswith("?:"):
-        return (len(words) <= 7), 2, ""  # "Payment Information:"; longer lines introduce a list
+        # "Payment Information:" is a heading; "We may share it with:" before a list introduces the list
+        return not (nxt is not None and is_list_item(nxt.text)), 2, ""
     return True, 1, ""
 
 
@@ -107,7 +113,7 @@ def split_blocks(lines: list[Line]) -> list[Block]:
             current, after_break = None, True
             continue
         prev = content[i - 1] if i and not content[i - 1].blank else None
-        nxt = content[i + 1] if i + 1 < len(content) else None
+        nxt = next((ln for ln in content[i + 1 :] if not ln.blank), None)
         if current is not None and current.kind != "heading" and prev is not None and _continues(prev, line):
             current.lines.append(line)
             continue

@@ -1,0 +1,171 @@
+"""The ingest pipeline, top to bottom: discover → load → clauses → chunks → embed (cached) → Chroma.
+
+Resumable: a document is marked "pending" in the ledger before its chunks are written and "done"
+after; a re-run cleans up anything pending, so a killed ingest converges to the same store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from clausewise.embedding import VectorCache, embed_cached, get_embedder
+from clausewise.settings import Settings
+from clausewise.store import LedgerEntry, Store
+from clausewise.text import sha256
+from clausewise.types import Document, DocumentInfo
+from ingest.chunk import chunk_clauses
+from ingest.load import IngestError, discover_files, load_document, load_manifest
+from ingest.structure import extract_clauses
+
+
+@dataclass
+class IngestReport:
+    """Summary of one ingest run (what `--json` prints)."""
+
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    embedded: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def exit_code(self) -> int:
+        """0 = all ingested, 2 = partial (some files failed), 1 = nothing could be ingested."""
+        if not self.errors:
+            return 0
+        return 2 if self.documents else 1
+
+
+def _fingerprint(document: Document, settings: Settings) -> str:
+    """Changes when the file, its manifest entry or the chunking settings change."""
+    params = [settings.chunk_min_words, settings.chunk_max_words, settings.embedding_model]
+    return sha256(document.file_hash + json.dumps(asdict(document.info), sort_keys=True) + json.dumps(params))
+
+
+class Ingestor:
+    """Holds the store, model and cache for one or more ingest calls (the UI reuses one)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self.cache = VectorCache(settings.cache_path, settings.embedding_model)
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+        return self._embedder
+
+    def recover(self) -> int:
+        """Remove the partial writes of an interrupted ingest. Returns how many documents were cleaned."""
+        pending = [doc_id for doc_id, e in self.store.ledger().items() if e.status != "done"]
+        for doc_id in pending:
+            self.store.remove_document(doc_id)
+        return len(pending)
+
+    def ingest_document(self, document: Document, report: IngestReport, progress: bool = False) -> None:
+        """Write one document's chunks unless the store already holds exactly this version."""
+        info = document.info
+        fingerprint = _fingerprint(document, self.settings)
+        previous = self.store.ledger().get(info.doc_id)
+        if previous and previous.status == "done" and previous.file_hash == fingerprint:
+            report.unchanged += 1
+            report.chunks += previous.chunk_count
+            return
+        clauses = extract_clauses(info.doc_id, document.raw_text)
+        chunks = chunk_clauses(
+            clauses, document.raw_text, info.vendor, self.settings.chunk_min_words, self.settings.chunk_max_words
+        )
+        if not chunks:
+            raise IngestError(f"{document.path.name}: no policy text found after removing page chrome")
+        languages = tuple(dict.fromkeys(c.lang for c in chunks))
+        bar = tqdm(total=len(chunks), desc=f"embed {info.doc_id}", unit="chunk", leave=False, disable=not progress)
+        before = self.embedder_calls()
+        vectors = embed_cached(self.embedder, self.cache, [c.embed_text for c in chunks], on_batch=bar.update)
+        bar.close()
+        report.embedded += self.embedder_calls() - before
+        entry = LedgerEntry(info, fingerprint, "pending", len(chunks), languages, document.raw_text, str(document.path))
+        self.store.mark(entry)
+        stale = self.store.chunk_ids(info.doc_id) - {c.chunk_id for c in chunks}
+        self.store.delete_chunks(sorted(stale))
+        self.store.add_chunks(chunks, vectors, info)
+        self.store.mark(LedgerEntry(**{**entry.__dict__, "status": "done"}))
+        report.chunks += len(chunks)
+        if previous:
+            report.updated += 1
+        else:
+            report.added += 1
+
+    def embedder_calls(self) -> int:
+        return self.cache.misses
+
+    def ingest_corpus(self, corpus_dir: Path, rebuild: bool = False, progress: bool = True) -> IngestReport:
+        """Ingest every policy file of `corpus_dir`; remove documents whose files left that folder."""
+        started = time.perf_counter()
+        report = IngestReport()
+        corpus_dir = corpus_dir.resolve()
+        if rebuild:
+            self.store.reset()
+        if (cleaned := self.recover()):
+            report.notices.append(f"cleaned up {cleaned} document(s) left half-written by an interrupted ingest")
+        try:
+            manifest = load_manifest(corpus_dir, self.settings.manifest)
+        except IngestError as exc:
+            report.errors.append({"path": str(corpus_dir / self.settings.manifest), "error": str(exc)})
+            manifest = {}
+        seen: dict[str, Path] = {}
+        files = discover_files(corpus_dir, self.settings.manifest)
+        for path in tqdm(files, desc="documents", unit="doc", disable=not progress):
+            try:
+                document = load_document(path, manifest.get(path.name), int(self.settings.max_file_mb * 1e6))
+                doc_id = document.info.doc_id
+                if doc_id in seen:
+                    raise IngestError(f"{path.name}: document id '{doc_id}' is already used by {seen[doc_id].name}")
+                seen[doc_id] = path
+                if document.info.inferred:
+                    report.notices.append(
+                        f"{path.name}: not in {self.settings.manifest}; vendor '{document.info.vendor}' "
+                        "taken from its title or file name (add it to the manifest to set it)"
+                    )
+                self.ingest_document(document, report, progress)
+                report.documents += 1
+            except IngestError as exc:
+                report.errors.append({"path": str(path), "error": str(exc)})
+        for doc_id, entry in self.store.ledger().items():
+            in_corpus = Path(entry.path).parent.resolve().is_relative_to(corpus_dir) if entry.path else False
+            if doc_id not in seen and in_corpus:
+                self.store.remove_document(doc_id)
+                report.removed += 1
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def ingest_file(self, path: Path, vendor: str | None = None, progress: bool = False) -> IngestReport:
+        """Ingest a single file (an upload) under an explicit vendor name, keeping everything else."""
+        started = time.perf_counter()
+        report = IngestReport()
+        self.recover()
+        try:
+            document = load_document(path, None, int(self.settings.max_file_mb * 1e6))
+            if vendor:
+                info = DocumentInfo(**{**asdict(document.info), "vendor": vendor, "aliases": (vendor,), "inferred": False})
+                document = Document(info=info, path=document.path, raw_text=document.raw_text, file_hash=document.file_hash)
+            self.ingest_document(document, report, progress)
+            report.documents = 1
+        except IngestError as exc:
+            report.errors.append({"path": str(path), "error": str(exc)})
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
