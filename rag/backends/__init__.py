@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import clausewise.offline  # noqa: F401  (before the backends import xllamacpp and llama_index)
 from clausewise.settings import Settings
 from rag.backends.base import BackendError, Generator, Messages
 from rag.backends.gguf import GgufGenerator
@@ -48,11 +49,14 @@ def select_generator(settings: Settings, requested: str | None = None) -> tuple[
 
     if reachable:
         generator = OllamaGenerator(settings)
-        return generator, f"auto: {why} at {host}, using {generator.label}"
+        return generator, f"auto: {why}: using {generator.label}"
     if settings.gguf is None:
         return None, f"no Ollama server at {host} ({why}) and no GGUF configured: using the extractive answerer"
     try:
         generator = GgufGenerator(settings)
     except BackendError as exc:
-        return None, f"no Ollama server at {host} ({why}) and the GGUF model is unusable ({exc}): using the extractive answerer"
-    return generator, f"auto: no Ollama server at {host} ({why}), using {generator.label}"
+        return (
+            None,
+            f"no Ollama server at {host} ({why}) and the GGUF model is unusable ({exc}): using the extractive answerer",
+        )
+    return generator, f"auto: no Ollama server at {host} ({why}): using {generator.label}"

@@ -9,9 +9,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import clausewise.offline  # noqa: F401  (must precede xllamacpp)
+# isort: off
+import clausewise.offline  # noqa: F401  (sets the offline env vars; must precede xllamacpp)
 import xllamacpp
 
+# isort: on
 from clausewise.settings import Settings
 from rag.backends.base import BackendError, Messages
 

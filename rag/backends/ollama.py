@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import clausewise.offline  # noqa: F401  (must precede llama_index)
 import httpx
 import ollama
 
+import clausewise.offline  # noqa: F401  (sets the offline env vars; llama_index is imported lazily below)
 from clausewise.settings import Settings
 from rag.backends.base import BackendError, Messages
 
@@ -54,7 +54,7 @@ def _probe(url: str, timeout: float) -> tuple[bool, str]:
         models = response.json()["models"]
     except (ValueError, KeyError, TypeError):
         return False, "the server there does not answer like Ollama"
-    return True, f"Ollama answered with {len(models)} model(s)"
+    return True, f"Ollama is running with {len(models)} model(s) installed"
 
 
 def ollama_reachable(host: str, timeout: float = 0.5) -> tuple[bool, str]:

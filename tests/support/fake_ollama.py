@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -56,7 +56,7 @@ def split_pieces(text: str, pieces: int) -> list[str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class FakeOllama:
@@ -83,7 +83,9 @@ class FakeOllama:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-ollama", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-ollama", daemon=True
+        )
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     # configuration -------------------------------------------------------------------------------------------
@@ -96,7 +98,7 @@ class FakeOllama:
         self.mode, self.delay_s = "slow", seconds
 
     def drop_mid_stream(self, after_pieces: int = 1) -> None:
-        """Send `after_pieces` streamed parts of a chat answer, then close the connection without finishing."""
+        """Send `after_pieces` streamed parts of a chat answer (half the JSON when not streaming), then hang up."""
         self.mode, self.drop_after = "drop", after_pieces
 
     # inspection ----------------------------------------------------------------------------------------------
@@ -115,8 +117,12 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
+        """Stop serving (idempotent); handlers still sleeping in "slow" mode return at once."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
-        self._httpd.shutdown()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def __enter__(self) -> FakeOllama:
@@ -163,6 +169,12 @@ class _Handler(BaseHTTPRequestHandler):
         line = json.dumps(obj).encode() + b"\n"
         self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
         self.wfile.flush()
+
+    def _hang_up(self) -> None:
+        """Close the socket in the middle of a response, like a crashed or restarted server."""
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _model_missing(self, model: str) -> None:
         self._send(404, {"error": f'model "{model}" not found, try pulling it first'})
@@ -230,7 +242,16 @@ class _Handler(BaseHTTPRequestHandler):
             "eval_duration": 1_000,
         }
         if not body.get("stream", True):
-            return self._send(200, {**final, "message": {"role": "assistant", "content": fake.reply}})
+            whole = {**final, "message": {"role": "assistant", "content": fake.reply}}
+            if fake.mode != "drop":
+                return self._send(200, whole)
+            data = json.dumps(whole).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            return self._hang_up()
 
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
@@ -238,9 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for i, piece in enumerate(pieces):
             if fake.mode == "drop" and i >= fake.drop_after:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
+                return self._hang_up()
             message = {"role": "assistant", "content": piece}
             self._chunk({"model": model, "created_at": _now(), "message": message, "done": False})
         self._chunk(final)

@@ -1,0 +1,332 @@
+"""The Python API of clausewise answering: ask, ask_stream, compare. UI and CLI are thin shells over it.
+
+Usage:
+    engine = Engine(load_settings())
+    answer = engine.ask("How long does Kipsu retain data?")          # -> Answer
+    for event in engine.ask_stream("...", vendor="Kipsu"): ...       # -> StreamEvent(kind, text | answer)
+    table = engine.compare("Do they sell data?", vendors=None)       # -> Comparison (one row per vendor)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import quote as urlquote
+
+import clausewise.offline  # noqa: F401
+from clausewise.settings import Settings
+from clausewise.store import Store
+from clausewise.text import normalize_ws
+from clausewise.types import Answer, Citation, Comparison, ComparisonRow, DocumentInfo, ScoredChunk
+from ingest.chunk import section_label
+from rag.backends import select_generator
+from rag.backends.base import BackendError, Generator
+from rag.evidence import (
+    Sentence,
+    answers_question,
+    idf_table,
+    pick_sentences,
+    score_sentences,
+    split_sentences,
+)
+from rag.lexical import tokenize
+from rag.prompts import PromptSource, build_messages
+from rag.retrieve import EmptyStoreError, Retriever
+from rag.vendors import VendorDetection, detect_vendors
+from rag.verify import check_draft
+
+NOT_STATED = "Not stated in this policy"
+
+
+class UnknownVendorError(ValueError):
+    """The vendor the user named is not in the store."""
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """kind: "status" (progress text), "token" (a delta of the draft) or "answer" (the final verified Answer)."""
+
+    kind: str
+    text: str = ""
+    answer: Answer | None = None
+
+
+@dataclass
+class _Draft:
+    text: str
+    citations: list[Citation]
+    refused: bool
+    related: list[Citation]
+    reason: str = ""
+
+
+class Engine:
+    """Retrieval + answering over one store. Thread-safe; models load lazily, once."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self.retriever = Retriever(settings, self.store)
+        self._ingestor = None
+        self._cache_lock = threading.Lock()
+        self._cache_version: str | None = None
+        self._documents: list[DocumentInfo] = []
+        self._raw: dict[str, str] = {}
+        self._idf: dict[str, float] = {}
+
+    # ---- store views --------------------------------------------------------------------------------
+    @property
+    def ingestor(self):
+        if self._ingestor is None:
+            from ingest.pipeline import Ingestor
+
+            self._ingestor = Ingestor(self.settings, self.store)
+        return self._ingestor
+
+    def refresh(self) -> None:
+        """Forget cached views of the store (after an upload or removal)."""
+        with self._cache_lock:
+            self._cache_version = None
+        self.retriever.invalidate()
+
+    def _sync(self) -> None:
+        index = self.retriever.index()
+        with self._cache_lock:
+            if self._cache_version == index.version:
+                return
+            ledger = self.store.ledger()
+            self._documents = [e.info for e in ledger.values() if e.status == "done"]
+            self._raw = {doc_id: e.raw_text for doc_id, e in ledger.items()}
+            self._idf = idf_table([tokenize(c.embed_text) for c in index.chunks])
+            self._cache_version = index.version
+
+    def documents(self) -> list[DocumentInfo]:
+        self._sync()
+        return list(self._documents)
+
+    def vendors(self) -> list[str]:
+        return sorted({d.vendor for d in self.documents()}, key=str.lower)
+
+    def raw_text(self, doc_id: str) -> str:
+        self._sync()
+        return self._raw.get(doc_id, "")
+
+    def resolve_vendor(self, name: str) -> str:
+        """The store's spelling of a vendor the user typed (name or alias), or UnknownVendorError."""
+        known = self.vendors()
+        for vendor in known:
+            if vendor.lower() == name.strip().lower():
+                return vendor
+        found = detect_vendors(name, self.documents()).vendors
+        if len(found) == 1:
+            return found[0]
+        raise UnknownVendorError(f"unknown vendor '{name}'. Known vendors: {', '.join(known) or '(none: run clausewise ingest)'}")
+
+    def backend_label(self, backend: str | None = None) -> str:
+        try:
+            generator, reason = select_generator(self.settings, backend)
+        except BackendError as exc:
+            return f"extractive (fallback: {exc})"
+        return generator.label if generator else f"extractive — {reason}"
+
+    # ---- answering ----------------------------------------------------------------------------------
+    def ask(self, question: str, vendor: str | None = None, backend: str | None = None) -> Answer:
+        """A cited answer, or an honest refusal with the nearest clauses as related."""
+        answer = None
+        for event in self.ask_stream(question, vendor, backend):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, vendor: str | None = None, backend: str | None = None) -> Iterator[StreamEvent]:
+        """Status and draft-token events, then the final verified answer."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        self._sync()
+        vendors, detection = self._vendors_for(question, vendor)
+        answer = Answer(question=question, text="", vendors=vendors)
+        if not vendors and detection.ambiguous:
+            word, candidates = detection.ambiguous[0]
+            answer.text = (f'"{word}" could mean {" or ".join(candidates)}. Which one do you mean? '
+                           "Name the vendor or pick it in the vendor selector.")
+            answer.refused = True
+            answer.notices.append(f'ambiguous vendor name "{word}": {", ".join(candidates)}')
+            yield StreamEvent("answer", answer=answer)
+            return
+        yield StreamEvent("status", text=f"Searching {', '.join(vendors) or 'all policies'}…")
+        query = self._strip_vendor_names(question, vendors)
+        groups = self._retrieve(query, vendors)
+        timings["retrieve"] = time.perf_counter() - started
+        try:
+            generator, reason = select_generator(self.settings, backend)
+        except BackendError as exc:
+            if backend not in (None, "auto"):
+                raise
+            generator, reason = None, str(exc)
+        answer.backend, answer.backend_reason = ("extractive", reason) if generator is None else (generator.name, reason)
+        draft = None
+        if generator is not None:
+            yield StreamEvent("status", text=f"Asking {generator.label}…")
+            draft = yield from self._generate(generator, question, groups, answer, timings)
+        if draft is None:
+            t = time.perf_counter()
+            draft = self._extractive(query, groups)
+            timings["generate"] = time.perf_counter() - t
+            for piece in re.findall(r"\S+\s*", draft.text):
+                yield StreamEvent("token", text=piece)
+        answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
+        timings["total"] = time.perf_counter() - started
+        answer.timings = {k: round(v, 4) for k, v in timings.items()}
+        yield StreamEvent("answer", answer=answer)
+
+    def compare(self, question: str, vendors: list[str] | None = None) -> Comparison:
+        """One row per vendor: its short cited answer, or "Not stated in this policy"."""
+        chosen = [self.resolve_vendor(v) for v in vendors] if vendors else self.vendors()
+        if not chosen:
+            raise EmptyStoreError("the store is empty: run `clausewise ingest corpus/` first")
+        with ThreadPoolExecutor(max_workers=min(4, len(chosen))) as pool:
+            answers = list(pool.map(lambda v: self.ask(question, vendor=v), chosen))
+        rows = []
+        for vendor, answer in zip(chosen, answers, strict=True):
+            if answer.refused:
+                answer.text = f"{NOT_STATED}. {answer.text}".strip()
+            rows.append(ComparisonRow(vendor=vendor, stated=not answer.refused, answer=answer))
+        return Comparison(question=question, rows=rows)
+
+    # ---- pieces -------------------------------------------------------------------------------------
+    def _vendors_for(self, question: str, vendor: str | None) -> tuple[list[str], VendorDetection]:
+        if vendor:
+            return [self.resolve_vendor(vendor)], VendorDetection()
+        detection = detect_vendors(question, self._documents)
+        return detection.vendors, detection
+
+    def _strip_vendor_names(self, question: str, vendors: list[str]) -> str:
+        """The question without the vendor names it contains (they add noise once retrieval is filtered)."""
+        if not vendors:
+            return question
+        names = sorted({a for d in self._documents if d.vendor in vendors for a in (d.vendor, *d.aliases)}, key=len, reverse=True)
+        stripped = question
+        for name in names:
+            stripped = re.sub(rf"(?i)(?<!\w){re.escape(name)}(?:['’]s)?(?!\w)", " ", stripped)
+        stripped = normalize_ws(stripped)
+        return stripped if len(tokenize(stripped)) >= 1 else question
+
+    def _retrieve(self, query: str, vendors: list[str]) -> dict[str, list[ScoredChunk]]:
+        """Retrieved chunks per vendor: each named vendor, or the best-matching vendors when none is named."""
+        if vendors:
+            return {v: self.retriever.search(query, [v]) for v in vendors}
+        results = self.retriever.search(query, None, k=self.settings.top_k * 2)
+        groups: dict[str, list[ScoredChunk]] = {}
+        for item in results:
+            if item.chunk.vendor in groups or len(groups) < 3:
+                groups.setdefault(item.chunk.vendor, []).append(item)
+        return {v: items[: self.settings.top_k] for v, items in groups.items()}
+
+    def _citation(self, n: int, item: ScoredChunk, start: int, end: int) -> Citation:
+        chunk = item.chunk
+        info = next((d for d in self._documents if d.doc_id == chunk.doc_id), None)
+        raw = self._raw.get(chunk.doc_id, "")
+        url = f"{self.settings.public_url}/?doc={urlquote(chunk.doc_id)}&clause={urlquote(chunk.clause_id)}&start={start}&end={end}"
+        return Citation(
+            n=n,
+            vendor=chunk.vendor,
+            document=chunk.doc_id,
+            section=section_label(chunk.section_path),
+            clause_id=chunk.clause_id,
+            quote=normalize_ws(raw[start:end]) if raw else chunk.text,
+            start=start,
+            end=end,
+            url=url,
+            effective_date=info.effective_date if info else "",
+        )
+
+    def _related(self, groups: dict[str, list[ScoredChunk]]) -> list[Citation]:
+        items = sorted((i for g in groups.values() for i in g), key=lambda s: -s.score)[:3]
+        return [self._citation(n, item, item.chunk.start, item.chunk.end) for n, item in enumerate(items, 1)]
+
+    def _vendor_words(self, vendors: list[str]) -> set[str]:
+        return {t for d in self._documents if d.vendor in vendors for a in (d.vendor, *d.aliases) for t in tokenize(a)}
+
+    def _evidence(self, query: str, vendor: str, items: list[ScoredChunk]) -> tuple[list[Sentence], str]:
+        """The chosen sentences for one vendor, or ([], reason) when its policy does not answer."""
+        sentences = split_sentences(items, self._raw)
+        ranked = score_sentences(query, sentences, self.retriever.embedder, self._idf, self._vendor_words([vendor]))
+        if not ranked:
+            return [], "no clauses found"
+        chosen = pick_sentences(ranked)
+        answered, reason = answers_question(query, ranked[0], chosen)
+        return (chosen, "") if answered else ([], reason)
+
+    def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
+        """Quote the policy's own sentences that answer the question, attributed and cited."""
+        parts, citations, refusals = [], [], []
+        numbers: dict[str, int] = {}
+        for vendor, items in groups.items():
+            chosen, reason = self._evidence(query, vendor, items)
+            if not chosen:
+                refusals.append(f"{vendor}'s privacy policy does not say ({reason}).")
+                continue
+            quoted = []
+            for sentence in chosen:
+                clause = sentence.scored.chunk.clause_id
+                if clause not in numbers:
+                    numbers[clause] = len(numbers) + 1
+                    spans = [s for s in chosen if s.scored.chunk.clause_id == clause]
+                    citations.append(self._citation(numbers[clause], sentence.scored, min(s.start for s in spans), max(s.end for s in spans)))
+                quoted.append(f"“{sentence.text}” [{numbers[clause]}]")
+            parts.append(f"{vendor}'s policy says: " + " ".join(quoted))
+        if not parts:
+            text = " ".join(refusals) if refusals else "The policies in the store do not say."
+            return _Draft(text, [], True, self._related(groups))
+        return _Draft("\n\n".join(parts + refusals), citations, False, [])
+
+    def _generate(self, generator: Generator, question: str, groups, answer: Answer, timings) -> Iterator[StreamEvent]:
+        """Stream a model draft, verify it; returns a _Draft, or None to fall back to the extractive answer."""
+        items = [i for g in groups.values() for i in g]
+        sources = [PromptSource(n, i.chunk.vendor, section_label(i.chunk.section_path), i.chunk.text) for n, i in enumerate(items, 1)]
+        t = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            for piece in generator.stream(build_messages(question, sources)):
+                pieces.append(piece)
+                yield StreamEvent("token", text=piece)
+        except BackendError as exc:
+            answer.notices.append(f"{generator.label} failed: {exc}. Showing the extractive answer instead.")
+            answer.backend = "extractive"
+            return None
+        timings["generate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        draft = "".join(pieces).strip()
+        clauses = {n: i.chunk.text for n, i in enumerate(items, 1)}
+        checked = check_draft(draft, clauses, self._vendor_words(list(groups)))
+        timings["verify"] = time.perf_counter() - t
+        supported = [c for c in checked if c.supported]
+        dropped = len(checked) - len(supported)
+        if not supported:
+            refused = any(c.text and "does not say" in c.text.lower() for c in checked)
+            note = "the model said the policy does not say" if refused else "the model's answer was not supported by the cited clauses"
+            answer.notices.append(f"{note}; showing the extractive answer (the policy's own words) instead.")
+            answer.backend = "extractive"
+            return None
+        if dropped:
+            answer.notices.append(f"removed {dropped} sentence(s) of the model's answer that the cited clauses do not support")
+        renumber: dict[int, int] = {}
+        citations, sentences = [], []
+        for c in supported:
+            marks = []
+            for n in c.citations:
+                if n not in renumber:
+                    renumber[n] = len(renumber) + 1
+                    item = items[n - 1]
+                    citations.append(self._citation(renumber[n], item, item.chunk.start, item.chunk.end))
+                marks.append(f"[{renumber[n]}]")
+            sentences.append(f"{c.text} {''.join(marks)}")
+        return _Draft(" ".join(sentences), citations, False, [])

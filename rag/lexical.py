@@ -1,0 +1,76 @@
+"""Lexical analysis for BM25 and answer checks: stemmed English words, Chinese character bigrams,
+and a small privacy-domain synonym table used to expand informal questions ("keep my stuff")."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+from clausewise.text import CJK
+
+STOPWORDS = frozenset(
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "r", "u", "ur", "pls", "please", "tell", "say", "says", "said", "policy", "policies", "privacy", "company", "vendor", "according"]
+)
+
+# Privacy-policy vocabulary: each group lists words a user and a policy use for the same idea.
+SYNONYM_GROUPS = [
+    "keep retain retention store stored hold period long delete deletion",
+    "delete erase remove deletion destroy",
+    "share disclose disclosure transfer third parties provide",
+    "sell sale sold broker",
+    "child children kid kids minor minors teen teens age under",
+    "track tracking cookie cookies beacon pixel monitor",
+    "contact email reach question questions",
+    "secure security safeguard safeguards protect protection encryption",
+    "advertiser advertisers advertising ads marketing",
+    "location gps geolocation",
+    "account register registration sign",
+    "cancel close deactivate deactivation terminate",
+    "stuff data information",
+    "gmail google",
+    "law laws legal regulation",
+]
+
+_stemmer = Stemmer.Stemmer("english")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def _synonyms() -> dict[str, set[str]]:
+    table: dict[str, set[str]] = {}
+    for group in SYNONYM_GROUPS:
+        stems = {_stem(w) for w in group.split()}
+        for stem in stems:
+            table.setdefault(stem, set()).update(stems)
+    return table
+
+
+SYNONYMS = _synonyms()
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Lower-cased, stemmed English words (stopwords dropped) plus character bigrams for CJK runs."""
+    tokens: list[str] = []
+    for match in _WORD.finditer(text.lower()):
+        word = match.group().replace("’", "'")
+        if CJK.match(word):
+            tokens.extend(word[i : i + 2] for i in range(max(1, len(word) - 1)))
+            continue
+        word = re.sub(r"'s$", "", word)
+        if keep_stopwords or word not in STOPWORDS:
+            tokens.append(_stem(word))
+    return tokens
+
+
+def expand(tokens: list[str]) -> list[str]:
+    """Query tokens plus their privacy-domain synonyms (each original token kept first)."""
+    expanded = list(tokens)
+    for token in tokens:
+        expanded.extend(sorted(SYNONYMS.get(token, set()) - set(tokens)))
+    return expanded

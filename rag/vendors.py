@@ -1,0 +1,87 @@
+"""Vendor awareness: which vendor(s) a question is about, from manifest names and aliases.
+
+Handles case, possessives, dotted names ("kim cc"), small typos, and says when a name is ambiguous
+("Kim" could be kim.cc or Dr. Kim's Veterinary Clinic) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from clausewise.text import CJK
+from clausewise.types import DocumentInfo
+
+_GENERIC = frozenset(
+    ["the", "a", "of", "and", "dr", "mr", "ms", "inc", "llc", "ltd", "co", "com", "www", "net", "org", "io", "cc", "privacy", "policy", "clinic", "company", "corp", "group", "app"]
+)
+
+
+@dataclass
+class VendorDetection:
+    """Vendors named in a question; `ambiguous` lists (word, candidate vendors) that matched several."""
+
+    vendors: list[str] = field(default_factory=list)
+    ambiguous: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+def _tokens(text: str) -> list[str]:
+    text = re.sub(r"['’]s\b", "", text.lower())
+    return re.findall(r"[a-z0-9]+|[\u3400-\u9fff]+", text)
+
+
+def _alias_forms(info: DocumentInfo) -> list[list[str]]:
+    forms = []
+    for alias in {info.vendor, *info.aliases}:
+        tokens = _tokens(alias)
+        if tokens:
+            forms.append(tokens)
+            if len(tokens) > 1:
+                forms.append(["".join(tokens)])  # "kim.cc" also written "kimcc"
+    return forms
+
+
+def _token_match(question_token: str, alias_token: str) -> bool:
+    if question_token == alias_token:
+        return True
+    return len(alias_token) >= 5 and difflib.SequenceMatcher(None, question_token, alias_token).ratio() >= 0.84
+
+
+def _contains(question: list[str], alias: list[str]) -> bool:
+    n = len(alias)
+    return any(all(_token_match(question[i + j], alias[j]) for j in range(n)) for i in range(len(question) - n + 1))
+
+
+def detect_vendors(question: str, documents: list[DocumentInfo]) -> VendorDetection:
+    """Vendors whose name or alias occurs in `question`; shared partial names are reported as ambiguous."""
+    q_tokens = _tokens(question)
+    detection = VendorDetection()
+    by_vendor: dict[str, list[DocumentInfo]] = {}
+    for info in documents:
+        by_vendor.setdefault(info.vendor, []).append(info)
+    for vendor, infos in by_vendor.items():
+        for info in infos:
+            cjk_aliases = [a for a in info.aliases if CJK.search(a)]
+            if any(_contains(q_tokens, form) for form in _alias_forms(info)) or any(a in question for a in cjk_aliases):
+                detection.vendors.append(vendor)
+                break
+    # a distinctive word shared by several vendors ("kim") that no full alias explained
+    claimed = {t for v in detection.vendors for info in by_vendor[v] for form in _alias_forms(info) for t in form}
+    partial: dict[str, set[str]] = {}
+    for vendor, infos in by_vendor.items():
+        for info in infos:
+            for form in _alias_forms(info):
+                for token in form:
+                    if token not in _GENERIC and len(token) >= 3:
+                        partial.setdefault(token, set()).add(vendor)
+    for token in dict.fromkeys(q_tokens):
+        candidates = partial.get(token, set())
+        if token in claimed or not candidates:
+            continue
+        unresolved = sorted(candidates - set(detection.vendors))
+        if len(candidates) > 1 and not (candidates & set(detection.vendors)):
+            detection.ambiguous.append((token, unresolved))
+        elif len(candidates) == 1 and unresolved and len(token) >= 5:
+            detection.vendors.append(unresolved[0])  # a distinctive partial name, e.g. "veterinary"
+    return detection
