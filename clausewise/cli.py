@@ -90,6 +90,140 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(args: argparse.Namespace):
+    from rag.api import Engine
+
+    return Engine(_settings(args))
+
+
+def _read_batch(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise UserError(f"batch file not found: {path}")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not str(row.get("question", "")).strip():
+            raise UserError(f'{path}:{number}: each line needs {{"id", "question", "vendor"?}}')
+        rows.append(row)
+    return rows
+
+
+def _write_rows(rows: list[dict], fmt: str) -> None:
+    if fmt == "csv":
+        import csv
+
+        flat = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows]
+        fields = list(dict.fromkeys(k for r in flat for k in r))
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(flat)
+    else:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+
+
+def _chunk_row(item) -> dict:
+    c = item.chunk
+    return {"vendor": c.vendor, "document": c.doc_id, "clause_id": c.clause_id, "section": " > ".join(c.section_path),
+            "text": c.text, "start": c.start, "end": c.end, "score": round(item.score, 4)}
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    vendor = [engine.resolve_vendor(args.vendor)] if args.vendor else None
+    if args.batch:
+        rows = []
+        for row in _read_batch(Path(args.batch)):
+            v = [engine.resolve_vendor(row["vendor"])] if row.get("vendor") else vendor
+            rows.append({"id": row.get("id"), "chunks": [_chunk_row(i) for i in engine.retriever.search(row["question"], v, args.k)]})
+        _write_rows(rows, args.format)
+        return 0
+    if not args.question:
+        raise UserError("give a question, or --batch FILE.jsonl")
+    results = [_chunk_row(i) for i in engine.retriever.search(args.question, vendor, args.k)]
+    if args.json:
+        _print_json(results)
+    else:
+        for n, r in enumerate(results, 1):
+            print(f"[{n}] {r['vendor']} — {r['section'] or '(intro)'} ({r['clause_id']}, score {r['score']})\n    {r['text']}\n")
+    return 0
+
+
+def _print_answer(answer) -> None:
+    print(answer.text)
+    for notice in answer.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    sources = answer.citations or answer.related
+    if sources:
+        print("\nSources:" if answer.citations else "\nRelated clauses:")
+        for c in sources:
+            print(f"  [{c.n}] {c.vendor} — {c.section or '(intro)'} ({c.clause_id}, chars {c.start}-{c.end})")
+            print(f"      “{c.quote}”")
+    print(f"\n(answered by: {answer.backend}{' — ' + answer.backend_reason if answer.backend_reason else ''})", file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    if args.batch:
+        rows = []
+        for row in _read_batch(Path(args.batch)):
+            answer = engine.ask(row["question"], vendor=row.get("vendor") or args.vendor, backend=args.backend)
+            rows.append({"id": row.get("id"), **answer.to_dict()})
+        _write_rows(rows, args.format)
+        return 0
+    if not args.question:
+        raise UserError("give a question, or --batch FILE.jsonl")
+    if args.stream and not args.json:
+        answer = None
+        for event in engine.ask_stream(args.question, vendor=args.vendor, backend=args.backend):
+            if event.kind == "token":
+                print(event.text, end="", flush=True)
+            elif event.kind == "answer":
+                answer = event.answer
+        print("\n\n--- verified answer ---")
+        _print_answer(answer)
+        return 0
+    answer = engine.ask(args.question, vendor=args.vendor, backend=args.backend)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    vendors = [v.strip() for v in args.vendors.split(",") if v.strip()] if args.vendors else None
+    comparison = engine.compare(args.question, vendors)
+    if args.json:
+        _print_json(comparison.to_dict())
+        return 0
+    print(f"Q: {comparison.question}\n")
+    for row in comparison.rows:
+        print(f"## {row.vendor} — {'stated' if row.stated else 'not stated'}")
+        _print_answer(row.answer)
+        print()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    settings = _settings(args)
+    if args.ingest:
+        from ingest.pipeline import Ingestor
+
+        report = Ingestor(settings).ingest_corpus(Path(settings.corpus_dir), progress=True)
+        print(f"ingested {report.documents} document(s), {report.chunks} chunks, {len(report.errors)} error(s)")
+    serve(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clausewise", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
@@ -107,6 +241,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help="what the store holds, per vendor")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("retrieve", parents=[common], help="show the clauses retrieval finds for a question")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--vendor", help="restrict to one vendor (overrides detection)")
+    p.add_argument("--k", type=int, default=5, help="how many clauses")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch", help='JSONL file of {"id", "question", "vendor"?} lines')
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="batch output format")
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited clauses")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--vendor", help="the vendor to ask about (overrides detection)")
+    p.add_argument("--backend", choices=["auto", "ollama", "gguf", "extractive"], help="answer backend (CLAUSEWISE_BACKEND)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--stream", action="store_true", help="print the draft as it is generated")
+    p.add_argument("--batch", help='JSONL file of {"id", "question", "vendor"?} lines')
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="batch output format")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("compare", parents=[common], help="answer one question for several vendors, side by side")
+    p.add_argument("question")
+    p.add_argument("--vendors", help="comma-separated vendor names (default: all)")
+    p.add_argument("--backend", choices=["auto", "ollama", "gguf", "extractive"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("serve", parents=[common], help="start the web UI (127.0.0.1:7860 by default)")
+    p.add_argument("--host", help="bind address (CLAUSEWISE_HOST); default 127.0.0.1")
+    p.add_argument("--port", type=int, help="port (CLAUSEWISE_PORT)")
+    p.add_argument("--ingest", action="store_true", help="ingest the bundled corpus before serving")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -116,10 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     from clausewise.embedding import EmbeddingError
     from clausewise.store import StoreError
     from ingest.load import IngestError
+    from rag.api import UnknownVendorError
+    from rag.backends.base import BackendError
+    from rag.retrieve import EmptyStoreError
 
     try:
         return int(args.func(args) or 0)
-    except (UserError, StoreError, EmbeddingError, IngestError) as exc:
+    except (UserError, StoreError, EmbeddingError, IngestError, UnknownVendorError, BackendError, EmptyStoreError, ValueError) as exc:
         print(f"clausewise: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -60,8 +60,17 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
+_EMBEDDERS_LOCK = threading.Lock()
+
+
 def get_embedder(model_name: str, batch_size: int = 32) -> Embedder:
+    """The process-wide embedder for a model (loaded once, even when many threads ask at the same time)."""
+    with _EMBEDDERS_LOCK:
+        return _load_embedder(model_name, batch_size)
+
+
+@lru_cache(maxsize=4)
+def _load_embedder(model_name: str, batch_size: int) -> Embedder:
     return Embedder(model_name, batch_size)
 
 

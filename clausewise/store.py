@@ -5,6 +5,7 @@ Works the same with the embedded PersistentClient and a Chroma server (settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -169,10 +170,8 @@ class Store:
     def reset(self) -> None:
         """Drop both collections (for --rebuild)."""
         for name in (self.chunks_name, self.docs_name):
-            try:
+            with contextlib.suppress(Exception):  # absent collection
                 self.client.delete_collection(name)
-            except Exception:  # noqa: S110  (absent collection)
-                pass
         self.__init__(self.settings)
 
 

@@ -68,7 +68,8 @@ def neutralise(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return _SPACE.sub(" ", neutralise(text)).strip()
+    """A header field or the question: neutralised, on one line, without angle brackets at its ends."""
+    return _SPACE.sub(" ", neutralise(text)).strip().strip(_OPEN + _CLOSE).strip()
 
 
 def format_clause(source: PromptSource) -> str:
