@@ -224,6 +224,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluate import EvalOptions, run_eval, summary_text
+
+    opts = EvalOptions(dataset=args.dataset, corpus=args.corpus, with_opp115=args.with_opp115, opp115=args.opp115,
+                       limit=args.limit, backend=args.backend, results=args.results, vector_cache=args.vector_cache)
+    summary = run_eval(opts)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(summary_text(summary))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.bench import BenchOptions, run_bench, summary_text
+
+    opts = BenchOptions(scales=args.scales, synthetic_sizes=args.synthetic_sizes, results=args.results, corpus=args.corpus,
+                        opp115=args.opp115, queries=args.queries, embed_sample=args.embed_sample, vector_cache=args.vector_cache)
+    result = run_bench(opts)
+    if args.json:
+        _print_json(result)
+    else:
+        print(summary_text(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clausewise", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
@@ -273,6 +299,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (CLAUSEWISE_PORT)")
     p.add_argument("--ingest", action="store_true", help="ingest the bundled corpus before serving")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="measure retrieval and answers on a gold set against a plain llama-index baseline")
+    p.add_argument("--dataset", type=Path, default=None, help="seed-format or PolicyQA JSONL (default: tests/fixtures/seed_dev.jsonl)")
+    p.add_argument("--corpus", type=Path, help="policy folder (default: corpus/ for seed sets, <dataset dir>/policies for PolicyQA)")
+    p.add_argument("--with-opp115", action="store_true", help="also index the 115 OPP-115 policies as distractor vendors")
+    p.add_argument("--opp115", type=Path, help="folder of OPP-115 <domain>.txt policies (default: ../shared/eval/opp115/policies)")
+    p.add_argument("--limit", type=int, help="evaluate a seeded random sample of N questions")
+    p.add_argument("--backend", choices=["extractive", "gguf", "ollama"], default="extractive", help="answer backend for ours")
+    p.add_argument("--results", type=Path, help="output folder (default: results/eval-<dataset>/); indexes are kept there")
+    p.add_argument("--vector-cache", type=Path, help="seed the eval index's embedding cache from this embedding-cache.sqlite3")
+    p.add_argument("--json", action="store_true", help='print {"ours": {...}, "baseline": {...}} as JSON')
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="ingest throughput, memory, store size and latency at several corpus sizes")
+    p.add_argument("--scales", default="bundled,10k", help="comma-separated: bundled, opp115, and synthetic sizes like 10k, 100k")
+    p.add_argument("--synthetic-sizes", help="comma-separated synthetic store sizes in chunks (replaces those in --scales)")
+    p.add_argument("--corpus", type=Path, help="the 'bundled' corpus folder (default: corpus/)")
+    p.add_argument("--opp115", type=Path, help="folder of OPP-115 <domain>.txt policies (for the opp115 scale)")
+    p.add_argument("--queries", type=int, default=40, help="latency samples per measurement")
+    p.add_argument("--embed-sample", type=int, default=256, help="texts embedded for the embedding throughput")
+    p.add_argument("--results", type=Path, help="output folder (default: results/bench/)")
+    p.add_argument("--vector-cache", type=Path, help="seed the bench stores' embedding cache (ingest then skips embedding)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

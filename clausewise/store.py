@@ -6,8 +6,10 @@ Works the same with the embedded PersistentClient and a Chroma server (settings.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -61,13 +63,55 @@ def open_client(settings: Settings):
     except StoreError:
         raise
     except Exception as exc:  # chromadb raises many types for an unreachable or broken store
-        where = settings.chroma_url or str(settings.chroma_path)
-        hint = (
-            "is the Chroma server running? (chroma run --path DIR --port PORT)"
-            if settings.chroma_url
-            else "the store may be corrupted or from an incompatible version: run `clausewise ingest --rebuild`"
-        )
-        raise StoreError(f"cannot open the Chroma store at {where}: {exc.__class__.__name__}: {exc}. {hint}") from None
+        raise StoreError(f"cannot open the Chroma store at {_where(settings)}: {_reason(exc)} {_hint(settings)}") from None
+
+
+def _where(settings: Settings) -> str:
+    return settings.chroma_url or str(settings.chroma_path)
+
+
+def _reason(exc: BaseException) -> str:
+    """`Type: message.` (always one sentence-ending mark), for error messages."""
+    text = str(exc).strip() or "no details"
+    return f"{exc.__class__.__name__}: {text}{'' if text[-1] in '.?!' else '.'}"
+
+
+def _hint(settings: Settings) -> str:
+    if settings.chroma_url:
+        return (f"Is the Chroma server running at {settings.chroma_url}? Start it with "
+                "`chroma run --path DIR --port PORT`, or leave --chroma-url/CLAUSEWISE_CHROMA_URL unset to use the embedded store.")
+    return "The store may be corrupted or from an incompatible version: run `clausewise ingest --rebuild`."
+
+
+def _guarded(doing: str):
+    """Turn any chromadb failure inside a Store method into a StoreError that says what to do."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self: Store, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except StoreError:
+                raise
+            except Exception as exc:  # chromadb raises many types for a lost server or a broken store
+                raise StoreError(
+                    f"cannot {doing} in the Chroma store at {_where(self.settings)}: {_reason(exc)} {_hint(self.settings)}"
+                ) from exc
+
+        return guarded
+
+    return wrap
+
+
+def _forget_embedded_system(path: str) -> None:
+    """Stop and drop chromadb's in-process cached System for an embedded store path (before deleting its files)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
+    if system is not None:
+        with contextlib.suppress(Exception):
+            system.stop()
 
 
 class Store:
@@ -88,11 +132,11 @@ class Store:
             )
         except Exception as exc:
             raise StoreError(
-                f"cannot open collections in the Chroma store: {exc.__class__.__name__}: {exc}. "
-                "Run `clausewise ingest --rebuild` to start a clean store."
+                f"cannot open collections in the Chroma store at {_where(settings)}: {_reason(exc)} {_hint(settings)}"
             ) from None
 
     # ---- ledger -------------------------------------------------------------------------------------
+    @_guarded("read the document ledger")
     def ledger(self) -> dict[str, LedgerEntry]:
         """All documents the store knows, by doc_id."""
         result = self.docs.get(include=["metadatas", "documents"])
@@ -111,6 +155,7 @@ class Store:
             )
         return entries
 
+    @_guarded("write the document ledger")
     def mark(self, entry: LedgerEntry) -> None:
         """Write (or overwrite) a document's ledger record."""
         self.docs.upsert(
@@ -130,15 +175,18 @@ class Store:
             ],
         )
 
+    @_guarded("remove a document")
     def remove_document(self, doc_id: str) -> None:
         """Delete a document's chunks, then its ledger record."""
         self.chunks.delete(where={"doc_id": doc_id})
         self.docs.delete(ids=[doc_id])
 
     # ---- chunks -------------------------------------------------------------------------------------
+    @_guarded("read chunk ids")
     def chunk_ids(self, doc_id: str) -> set[str]:
         return set(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
 
+    @_guarded("write chunks")
     def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray, info: DocumentInfo) -> None:
         for start in range(0, len(chunks), 1000):
             part = chunks[start : start + 1000]
@@ -149,30 +197,48 @@ class Store:
                 metadatas=[chunk_metadata(c, info) for c in part],
             )
 
+    @_guarded("delete chunks")
     def delete_chunks(self, ids: list[str]) -> None:
         if ids:
             self.chunks.delete(ids=ids)
 
+    @_guarded("read the chunks")
     def all_chunks(self) -> list[Chunk]:
         """Every chunk in the store (for BM25 and the viewer), in document order."""
         result = self.chunks.get(include=["metadatas", "documents"])
         chunks = [chunk_from_record(i, m, d) for i, m, d in zip(result["ids"], result["metadatas"], result["documents"], strict=True)]
         return sorted(chunks, key=lambda c: (c.doc_id, c.start))
 
+    @_guarded("count the chunks")
     def count(self) -> int:
         return self.chunks.count()
 
+    @_guarded("read the document ledger")
     def version(self) -> str:
         """Changes whenever documents are added, replaced or removed (keys the BM25 index)."""
         ledger = self.docs.get(include=["metadatas"])
         return json.dumps(sorted((i, m["file_hash"], m["status"]) for i, m in zip(ledger["ids"], ledger["metadatas"], strict=True)))
 
     def reset(self) -> None:
-        """Drop both collections (for --rebuild)."""
-        for name in (self.chunks_name, self.docs_name):
-            with contextlib.suppress(Exception):  # absent collection
-                self.client.delete_collection(name)
+        """Drop both collections (for --rebuild); an embedded store's folder is deleted and recreated."""
+        if self.settings.chroma_url:
+            for name in (self.chunks_name, self.docs_name):
+                with contextlib.suppress(Exception):  # absent collection
+                    self.client.delete_collection(name)
+        else:
+            with contextlib.suppress(Exception):
+                self.client.close()
+            wipe_embedded_store(self.settings)
         self.__init__(self.settings)
+
+
+def wipe_embedded_store(settings: Settings) -> None:
+    """Delete the embedded Chroma folder (data_dir/chroma), e.g. to rebuild a corrupted store from scratch."""
+    if settings.chroma_url:
+        raise StoreError("refusing to delete files of a Chroma server store; --rebuild drops its collections instead")
+    _forget_embedded_system(str(settings.chroma_path))
+    if settings.chroma_path.exists():
+        shutil.rmtree(settings.chroma_path)
 
 
 def chunk_metadata(chunk: Chunk, info: DocumentInfo) -> dict:

@@ -31,10 +31,13 @@ def decode_text(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        best = from_bytes(data).best()
+        matches = from_bytes(data)
+        best = matches.best()
         if best is None:
             raise IngestError(f"{name}: cannot detect the text encoding (binary file?)") from None
-        return str(best)
+        # cp1250/cp1252/... often tie on accented Western text; prefer Western European then ("naïve", not "naďve")
+        tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+        return str(next((m for m in tied if m.encoding in ("cp1252", "latin_1", "iso8859_15")), best))
 
 
 class _HtmlText(HTMLParser):
@@ -91,18 +94,54 @@ def _read_html(path: Path, data: bytes) -> str:
     return text
 
 
+MAX_PDF_PAGES = 500
+# Decompressed page content (text operators) a PDF may carry: a dense text page is 5-100 KB. Text extraction costs
+# seconds per MB, so a tiny file whose streams inflate to tens of MB (a decompression bomb) is refused up front.
+MAX_PDF_PAGE_CONTENT_BYTES = 2_000_000
+MAX_PDF_CONTENT_BYTES = 16_000_000
+
+
+def _pdf_content_size(page) -> int:
+    """Decoded bytes of a page's content streams and its form XObjects (what text extraction will parse)."""
+    from pypdf.generic import ArrayObject
+
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    streams = list(contents) if isinstance(contents, ArrayObject) else [contents] if contents is not None else []
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources is not None else None
+    if xobjects is not None:
+        streams += [x for x in xobjects.get_object().values() if x.get_object().get("/Subtype") == "/Form"]
+    return sum(len(s.get_object().get_data()) for s in streams)
+
+
 def _read_pdf(path: Path, data: bytes) -> str:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if len(reader.pages) > 500:
-            raise IngestError(f"{path.name}: PDF has {len(reader.pages)} pages (limit 500)")
+        declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
+        if isinstance(declared, int) and declared > MAX_PDF_PAGES:
+            raise IngestError(f"{path.name}: PDF declares {declared} pages (limit {MAX_PDF_PAGES})")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise IngestError(f"{path.name}: PDF has {len(reader.pages)} pages (limit {MAX_PDF_PAGES})")
+        total = 0
+        for number, page in enumerate(reader.pages, 1):
+            size = _pdf_content_size(page)
+            total += size
+            if size > MAX_PDF_PAGE_CONTENT_BYTES or total > MAX_PDF_CONTENT_BYTES:
+                what = f"page {number}'s content expands to {size / 1e6:.1f} MB" if size > MAX_PDF_PAGE_CONTENT_BYTES \
+                    else f"its pages expand to over {MAX_PDF_CONTENT_BYTES / 1e6:.0f} MB"
+                raise IngestError(f"{path.name}: refused: {what}, far more than a text policy needs (a decompression bomb?)")
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+    except IngestError:
+        raise
+    except LimitReachedError as exc:
+        raise IngestError(f"{path.name}: refused: the PDF exceeds a safety limit of the PDF reader ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed or hostile PDF can make pypdf raise almost anything
         raise IngestError(f"{path.name}: unreadable PDF ({exc.__class__.__name__}: {exc})") from None
     text = "\n\n".join(p for p in pages if p)
     if not text.strip():
@@ -127,7 +166,9 @@ def read_policy_text(path: Path, max_bytes: int) -> tuple[str, str]:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise IngestError(f"{path.name}: file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+            limit = max_bytes / 1e6  # show enough digits that the size visibly exceeds the limit
+            shown = next((f"{size / 1e6:.{d}f}" for d in range(1, 7) if float(f"{size / 1e6:.{d}f}") > limit), str(size / 1e6))
+            raise IngestError(f"{path.name}: file is {shown} MB, over the {limit:g} MB limit")
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path.name}: cannot read file ({exc.strerror or exc})") from None
@@ -169,11 +210,12 @@ _TITLE_NOISE = re.compile(r"\b(privacy|policy|notice|statement|terms|of|the|and|
 
 def infer_info(path: Path, text: str, vendor: str | None = None) -> DocumentInfo:
     """Metadata for a document the manifest does not list: vendor from the first heading or the file name."""
-    first_lines = [ln.strip() for ln in text.splitlines() if ln.strip()][:5]
-    title = next((ln for ln in first_lines if len(ln) <= 100 and not ln.lower().startswith("logo")), path.stem)
+    from_name = re.sub(r"[_-]+", " ", re.sub(r"^\d+[_-]", "", path.stem)).strip() or path.stem
+    first_lines = [stripped for ln in text.splitlines() if (stripped := ln.strip().lstrip("#").strip())][:5]
+    title = next((ln for ln in first_lines if len(ln) <= 100 and not ln.lower().startswith("logo")), from_name)
     guessed = _TITLE_NOISE.sub(" ", title).strip(" -:|")
     if not vendor:
-        vendor = guessed if 2 <= len(guessed) <= 60 else re.sub(r"[_-]+", " ", re.sub(r"^\d+[_-]", "", path.stem)).strip()
+        vendor = guessed if 2 <= len(guessed) <= 60 else from_name
         vendor = re.sub(r"\s+", " ", vendor) or path.stem
     date = re.search(r"(?:effective|updated|last modified|update)\s*(?:date|as of)?\s*[:\-]?\s*([A-Z][a-z]+\.? \d{1,2},? \d{4}|\d{4}-\d{2}-\d{2}|[A-Z][a-z]+ \d{4})", text, re.IGNORECASE)
     langs = ("en", "zh") if re.search(r"[\u4e00-\u9fff]{20,}", text) else ("en",)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from clausewise.embedding import VectorCache, embed_cached, get_embedder
 from clausewise.settings import Settings
-from clausewise.store import LedgerEntry, Store
+from clausewise.store import LedgerEntry, Store, StoreError, wipe_embedded_store
 from clausewise.text import sha256
 from clausewise.types import Document, DocumentInfo
 from ingest.chunk import chunk_clauses
@@ -60,9 +60,25 @@ class Ingestor:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store = store or Store(settings)
+        self._store_error: StoreError | None = None
+        if store is None:
+            try:
+                store = Store(settings)
+            except StoreError as exc:
+                if settings.chroma_url:
+                    raise
+                # a corrupted embedded store: only `ingest_corpus(rebuild=True)` can use this Ingestor (it wipes it)
+                self._store_error = exc
+        self._store = store
         self.cache = VectorCache(settings.cache_path, settings.embedding_model)
         self._embedder = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            assert self._store_error is not None
+            raise self._store_error
+        return self._store
 
     @property
     def embedder(self):
@@ -119,7 +135,12 @@ class Ingestor:
         report = IngestReport()
         corpus_dir = corpus_dir.resolve()
         if rebuild:
-            self.store.reset()
+            if self._store is None:  # the store could not even be opened: start from an empty folder
+                wipe_embedded_store(self.settings)
+                self._store, self._store_error = Store(self.settings), None
+                report.notices.append(f"deleted the unreadable store at {self.settings.chroma_path} and started a new one")
+            else:
+                self.store.reset()
         if (cleaned := self.recover()):
             report.notices.append(f"cleaned up {cleaned} document(s) left half-written by an interrupted ingest")
         try:

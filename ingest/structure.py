@@ -17,6 +17,9 @@ SENTENCE_END = re.compile(r"[.!?;。！？；…]['\")\]”’]*$")
 BULLET = re.compile(r"^(?:[•·▪●◦\-*–]\s+|\(?[a-z]\)\s+|\(?[ivx]+\)\s+)")
 NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)(?:\.|\))?(?=\s|[^\d\s.])\s*")
 KEY_VALUE = re.compile(r"^[^:]{1,40}:\s+\S")  # "Effective Date: 2024-03-15", "Attn: Privacy Officer"
+MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(?=\S)")  # "## Data we collect" in .md files
+# "(a) comply ..." at the start of a line after "... necessary to" is a wrapped inline enumeration, not a list item
+INLINE_ENUMERATOR = re.compile(r"^\(?(?:[a-z]|[ivx]+)\)\s+")
 MAX_HEADING_WORDS = 14
 # A line ending in one of these words is a wrapped sentence, never a heading.
 RUN_ON_WORDS = frozenset(
@@ -64,6 +67,8 @@ def _heading_kind(line: Line, prev: Line | None, nxt: Line | None, after_break: 
     `after_break` is True after a blank line, the start of the text or a heading.
     """
     text = line.text
+    if markdown := MARKDOWN_HEADING.match(text):
+        return True, len(markdown.group(1)), ""
     words = text.split()
     number_match = NUMBERED.match(text)
     number = number_match.group(1) if number_match else ""
@@ -94,6 +99,10 @@ def _heading_kind(line: Line, prev: Line | None, nxt: Line | None, after_break: 
 
 def _continues(prev: Line, line: Line) -> bool:
     """Hard-wrap detection: does `line` continue the sentence of `prev`?"""
+    if INLINE_ENUMERATOR.match(line.text) and (prev.text.endswith(",") or prev.text.split()[-1].lower() in RUN_ON_WORDS):
+        return True  # "... reasonably necessary to" + "(a) comply with ..., (b) ..." is one wrapped sentence
+    if MARKDOWN_HEADING.match(line.text):
+        return False
     if BULLET.match(line.text) or NUMBERED.match(line.text) and not prev.text.endswith(("and", "or", ",")):
         return False
     if SENTENCE_END.search(prev.text) or prev.text.endswith(":"):
@@ -157,7 +166,8 @@ def mark_navigation(blocks: list[Block]) -> None:
 @dataclass
 class _PathState:
     stack: list[tuple[int, str]] = field(default_factory=list)
-    started: bool = False  # headings before the first text are the document title, not a section
+    started: bool = False  # the first heading before any text is the document title, not a section
+    title: str | None = None
 
     def push(self, level: int, title: str) -> None:
         self.stack = [(lv, t) for lv, t in self.stack if lv < level] + [(level, title)]
@@ -191,8 +201,11 @@ def extract_clauses(doc_id: str, raw_text: str) -> list[Clause]:
         if block_lang != lang:
             lang, state = block_lang, _PathState(started=True)  # a new language section starts afresh
         if block.kind == "heading":
-            if state.started:
-                state.push(block.level, block.text.rstrip(":").strip())
+            heading = MARKDOWN_HEADING.sub("", block.text).rstrip(":").strip()
+            if state.started or (state.title is not None and heading.lower() != state.title.lower()):
+                state.push(block.level, heading)  # "<h1>Title</h1><h2>Section</h2><p>..." keeps its section
+            elif state.title is None:
+                state.title = heading
             continue
         state.started = True
         path = state.path()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote as urlquote
 
 import clausewise.offline  # noqa: F401
@@ -36,10 +36,31 @@ from rag.evidence import (
 from rag.lexical import tokenize
 from rag.prompts import PromptSource, build_messages
 from rag.retrieve import EmptyStoreError, Retriever
-from rag.vendors import VendorDetection, detect_vendors
+from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
 from rag.verify import check_draft
 
 NOT_STATED = "Not stated in this policy"
+VENDOR_PLACEHOLDER = ""
+
+# Words that change what a clause commits to ("deletes all data immediately", "keeps it for 30 days"). The lexical
+# check lets one unsupported word through in a short sentence; a draft sentence may use these only when a clause
+# it cites uses them too (a number must appear as is; a long word may differ in its ending: immediate/immediately).
+_SPECIFIC = re.compile(
+    r"(?i)\b(?:immediately|instantly|promptly|permanently|irreversibly|forever|never|always|all|every|none|entirely|"
+    r"completely|fully|automatically|guarantee[sd]?|\d+(?:[.,]\d+)?)\b"
+)
+
+
+def unsupported_specifics(sentence: str, clause_texts: list[str]) -> list[str]:
+    """Absolute qualifiers and numbers of a draft sentence that none of its cited clauses contains."""
+    present = " ".join(clause_texts).lower()
+    missing = []
+    for word in dict.fromkeys(m.group(0).lower() for m in _SPECIFIC.finditer(sentence)):
+        stem = word if len(word) <= 5 or word[0].isdigit() else word[: max(5, len(word) - 3)]
+        pattern = rf"(?<![\w.,]){re.escape(stem)}(?![\d])" if word[0].isdigit() else rf"\b{re.escape(stem)}" + (r"\b" if stem == word else "")
+        if not re.search(pattern, present):
+            missing.append(word)
+    return missing
 
 
 class UnknownVendorError(ValueError):
@@ -212,11 +233,8 @@ class Engine:
         """The question without the vendor names it contains (they add noise once retrieval is filtered)."""
         if not vendors:
             return question
-        names = sorted({a for d in self._documents if d.vendor in vendors for a in (d.vendor, *d.aliases)}, key=len, reverse=True)
-        stripped = question
-        for name in names:
-            stripped = re.sub(rf"(?i)(?<!\w){re.escape(name)}(?:['’]s)?(?!\w)", " ", stripped)
-        stripped = normalize_ws(stripped)
+        # every vendor's names, not only the asked one's: a comparison question names the others too
+        stripped = strip_vendor_names(question, self._documents, VENDOR_PLACEHOLDER)
         return stripped if len(tokenize(stripped)) >= 1 else question
 
     def _retrieve(self, query: str, vendors: list[str]) -> dict[str, list[ScoredChunk]]:
@@ -258,7 +276,8 @@ class Engine:
     def _evidence(self, query: str, vendor: str, items: list[ScoredChunk]) -> tuple[list[Sentence], str]:
         """The chosen sentences for one vendor, or ([], reason) when its policy does not answer."""
         sentences = split_sentences(items, self._raw)
-        ranked = score_sentences(query, sentences, self.retriever.embedder, self._idf, self._vendor_words([vendor]))
+        all_vendors = [d.vendor for d in self._documents]
+        ranked = score_sentences(query, sentences, self.retriever.embedder, self._idf, self._vendor_words(all_vendors))
         if not ranked:
             return [], "no clauses found"
         chosen = pick_sentences(ranked)
@@ -307,6 +326,8 @@ class Engine:
         draft = "".join(pieces).strip()
         clauses = {n: i.chunk.text for n, i in enumerate(items, 1)}
         checked = check_draft(draft, clauses, self._vendor_words(list(groups)))
+        checked = [replace(c, supported=False) if c.supported and unsupported_specifics(c.text, [clauses[n] for n in c.citations]) else c
+                   for c in checked]
         timings["verify"] = time.perf_counter() - t
         supported = [c for c in checked if c.supported]
         dropped = len(checked) - len(supported)

@@ -11,16 +11,18 @@ import Stemmer
 from clausewise.text import CJK
 
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "r", "u", "ur", "pls", "please", "tell", "say", "says", "said", "policy", "policies", "privacy", "company", "vendor", "according"]
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "r", "u", "ur", "pls", "please", "tell", "say", "says", "said", "policy", "policies", "privacy", "company", "vendor", "according",
+     # comparison wording: "compare how long A and B keep data" asks each vendor the same thing
+     "compare", "comparison", "versus", "vs", "respectively"]
 )
 
 # Privacy-policy vocabulary: each group lists words a user and a policy use for the same idea.
 SYNONYM_GROUPS = [
-    "keep retain retention store stored hold period long delete deletion",
+    "keep retain retention hold",
     "delete erase remove deletion destroy",
-    "share disclose disclosure transfer third parties provide",
+    "share disclose disclosure transfer",
     "sell sale sold broker",
-    "child children kid kids minor minors teen teens age under",
+    "child children kid kids minor minors teen teens age",
     "track tracking cookie cookies beacon pixel monitor",
     "contact email reach question questions",
     "secure security safeguard safeguards protect protection encryption",

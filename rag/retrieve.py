@@ -16,6 +16,12 @@ from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import expand, tokenize
 
 
+# BM25 weight of a synonym the question did not use, relative to the question's own words.
+SYNONYM_WEIGHT = 0.4
+FUSION = "minmax"
+RRF_K = 10
+
+
 class EmptyStoreError(Exception):
     """Nothing has been ingested yet."""
 
@@ -90,21 +96,36 @@ class Retriever:
         low, high = float(dense_values.min()), float(dense_values.max())
         span = (high - low) or 1.0
         weight = self.settings.dense_weight
+        order = sorted(pool, key=lambda i: -dense[index.chunks[i].chunk_id])
+        drank = {i: r for r, i in enumerate(order)}
+        lorder = sorted(pool, key=lambda i: -lexical[i])
+        lrank = {i: r for r, i in enumerate(lorder)}
         scored = []
         for i in pool:
             chunk = index.chunks[i]
             d = dense[chunk.chunk_id]
             lex = float(lexical[i]) / lexical_max
-            fused = weight * (d - low) / span + (1 - weight) * lex
+            if FUSION == "minmax":
+                fused = weight * (d - low) / span + (1 - weight) * lex
+            elif FUSION == "max":
+                fused = weight * max(d, 0) / max(high, 1e-6) + (1 - weight) * lex
+            elif FUSION == "rrf":
+                fused = weight / (RRF_K + drank[i]) + (1 - weight) * ((1 / (RRF_K + lrank[i])) if lexical[i] > 0 else 0)
             scored.append(ScoredChunk(chunk=chunk, score=fused, dense=d, lexical=lex))
         scored.sort(key=lambda s: -s.score)
         return _dedupe_by_clause(scored)[:k]
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
-        tokens = [t for t in expand(tokenize(question)) if t in index.bm25.vocab_dict]
-        if not tokens:
-            return np.zeros(len(index.chunks))
-        return np.where(mask, index.bm25.get_scores(tokens), 0.0)
+        """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
+        asked = tokenize(question)
+        own = [t for t in asked if t in index.bm25.vocab_dict]
+        synonyms = [t for t in expand(asked)[len(asked) :] if t in index.bm25.vocab_dict]
+        scores = np.zeros(len(index.chunks))
+        if own:
+            scores += index.bm25.get_scores(own)
+        if synonyms:
+            scores += SYNONYM_WEIGHT * index.bm25.get_scores(synonyms)
+        return np.where(mask, scores, 0.0)
 
     def _query_vector(self, question: str) -> np.ndarray:
         return self.embedder.embed([question])[0]

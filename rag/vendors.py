@@ -85,3 +85,36 @@ def detect_vendors(question: str, documents: list[DocumentInfo]) -> VendorDetect
         elif len(candidates) == 1 and unresolved and len(token) >= 5:
             detection.vendors.append(unresolved[0])  # a distinctive partial name, e.g. "veterinary"
     return detection
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*|[\u3400-\u9fff]+")
+_TITLE = re.compile(r"(?i)\b(?:dr|mr|mrs|ms)\.?\s*$")
+
+
+def strip_vendor_names(question: str, documents: list[DocumentInfo], placeholder: str = "") -> str:
+    """`question` without any vendor's names, aliases, possessives or near-miss spellings ("kaizenfy", "dr kims").
+
+    Once retrieval is filtered to a vendor its name only adds noise, and a comparison question names the other
+    vendors too. A list of names left empty ("kim.cc, Kipsu and Kalodata" -> ", and") is removed as well.
+    """
+    aliases = sorted({a for d in documents for a in (d.vendor, *d.aliases) if a.strip()}, key=len, reverse=True)
+    text = question
+    for alias in aliases:
+        text = re.sub(rf"(?i)(?<!\w){re.escape(alias)}(?:['’]s)?(?!\w)", " \0 ", text)
+    # near-miss spellings and partial names of a vendor ("kaizenfy", "kims") once no full alias explained them
+    distinctive = {t for d in documents for form in _alias_forms(d) for t in form if t not in _GENERIC and len(t) >= 3}
+    pieces, cursor = [], 0
+    for match in _WORD.finditer(text):
+        tokens = _tokens(match.group())
+        token = "".join(tokens)
+        if token and (token in distinctive or token.removesuffix("s") in distinctive or any(_token_match(token, t) for t in distinctive)):
+            before = _TITLE.sub("", text[cursor : match.start()])
+            pieces.append(before + " \0 ")
+            cursor = match.end()
+    pieces.append(text[cursor:])
+    text = "".join(pieces)
+    # the joints of a removed list of names: "of \0 , \0 and \0 policies" -> "of policies"
+    text = re.sub(r"\0(?:\s*(?:,|\band\b|\bor\b|&|/|\0)\s*)*", "\0", text)
+    text = re.sub(r"(?:\s*(?:,|\band\b|\bor\b|&)\s*)+\0", "\0", text, flags=re.I)
+    text = text.replace("\0", f" {placeholder} ")
+    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s+", " ", text)).strip()

@@ -248,12 +248,30 @@ def render_document(info: DocumentInfo | None, raw_text: str, chunks: list[Chunk
 
 def query_target(query: dict[str, str] | str) -> tuple[str, str, int | None, int | None]:
     """(doc, clause, start, end) from a query string or mapping of deep-link parameters."""
-    if isinstance(query, str):
-        parsed = {k: v[0] for k, v in parse_qs(query.lstrip("?")).items() if v}
-    else:
-        parsed = dict(query)
+    parsed = {k: v[0] for k, v in parse_qs(query.lstrip("?")).items() if v} if isinstance(query, str) else dict(query)
     return (parsed.get("doc", "").strip(), parsed.get("clause", "").strip(),
             parse_int(parsed.get("start")), parse_int(parsed.get("end")))
+
+
+# ---- library ------------------------------------------------------------------------------------------
+LIBRARY_COLUMNS = ["Vendor", "Document", "Title", "Effective date", "Languages", "Chunks", "Status", "Origin"]
+
+
+def render_library(rows: list[dict], base: str = "", message: str = "") -> str:
+    """The documents table; each document id opens the document in the viewer."""
+    if not rows:
+        text = message or "The library is empty: run `clausewise ingest corpus/` or upload a policy below."
+        return f'<div class="cw-library cw-empty">{esc(text)}</div>'
+    head = "".join(f"<th>{esc(c)}</th>" for c in LIBRARY_COLUMNS)
+    body = []
+    for r in rows:
+        link = (f'<a class="cw-cite cw-open" href="{esc(deep_link(r["doc_id"], base=base))}" data-doc="{esc(r["doc_id"])}" '
+                f'data-clause="" data-start="" data-end="" title="Open in the policy viewer">{esc(r["doc_id"])}</a>')
+        cells = [esc(r["vendor"]), link, esc(r["title"]), esc(r["effective_date"] or "—"), esc(r["languages"]),
+                 str(int(r["chunks"])), esc(r["status"]), esc(r["origin"])]
+        body.append(f'<tr class="cw-row" data-doc="{esc(r["doc_id"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f'<div class="cw-library"><table class="cw-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table><div class="cw-dim">{len(rows)} document(s)</div></div>')
 
 
 # ---- compare ------------------------------------------------------------------------------------------

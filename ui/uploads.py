@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import unicodedata
 from pathlib import Path
 
@@ -58,15 +57,13 @@ def check_size(path: Path, max_mb: float) -> int:
     return size
 
 
-def place_upload(src: Path, original_name: str, vendor: str, uploads_dir: Path, taken: dict[str, str], max_mb: float) -> Path:
-    """Copy an uploaded temp file into `uploads_dir` under a safe, non-colliding name and return the new path.
+def plan_upload(original_name: str, vendor: str, uploads_dir: Path, taken: dict[str, str]) -> Path:
+    """Where an upload goes: a safe name inside `uploads_dir` whose doc id is not another vendor's.
 
     `taken` maps existing doc ids to their vendor: a name whose doc id belongs to another vendor gets a
     numeric suffix, so an upload never replaces someone else's document (the same vendor's re-upload does).
     """
     name = safe_filename(original_name, vendor)
-    check_size(src, max_mb)
-    uploads_dir.mkdir(parents=True, exist_ok=True)
     stem, ext = name[: -len(Path(name).suffix)], Path(name).suffix
     candidate, n = name, 1
     while (owner := taken.get(doc_id_from_filename(Path(candidate)))) is not None and owner != vendor:
@@ -74,8 +71,8 @@ def place_upload(src: Path, original_name: str, vendor: str, uploads_dir: Path, 
         if n > 999:
             raise UploadError("Too many documents with this name; rename the file.")
         candidate = f"{stem}-{n}{ext}"
-    dest = (uploads_dir / candidate).resolve()
-    if dest.parent != uploads_dir.resolve():  # belt and braces: never write outside uploads_dir
+    root = uploads_dir.resolve()
+    dest = (root / candidate).resolve()
+    if dest.parent != root:  # belt and braces: never write outside uploads_dir
         raise UploadError("Refusing an unsafe file name.")
-    shutil.copyfile(src, dest)
     return dest
