@@ -40,7 +40,6 @@ from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
 from rag.verify import check_draft
 
 NOT_STATED = "Not stated in this policy"
-VENDOR_PLACEHOLDER = ""
 
 # Words that change what a clause commits to ("deletes all data immediately", "keeps it for 30 days"). The lexical
 # check lets one unsupported word through in a short sentence; a draft sentence may use these only when a clause
@@ -234,7 +233,7 @@ class Engine:
         if not vendors:
             return question
         # every vendor's names, not only the asked one's: a comparison question names the others too
-        stripped = strip_vendor_names(question, self._documents, VENDOR_PLACEHOLDER)
+        stripped = strip_vendor_names(question, self._documents)
         return stripped if len(tokenize(stripped)) >= 1 else question
 
     def _retrieve(self, query: str, vendors: list[str]) -> dict[str, list[ScoredChunk]]:

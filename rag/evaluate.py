@@ -654,7 +654,6 @@ def run_eval(opts: EvalOptions) -> dict:
     from clausewise.settings import Settings, load_settings
     from rag.api import Engine
     from rag.baseline import BaselinePipeline
-    from rag.vendors import detect_vendors
 
     started = time.perf_counter()
     user = load_settings()
@@ -694,8 +693,9 @@ def run_eval(opts: EvalOptions) -> dict:
     for item in tqdm(items, desc=f"eval {dataset.name}", unit="q", disable=not opts.progress):
         # ours: the product's path (vendor detection unless the dataset gives the vendor)
         t = time.perf_counter()
-        detected = item.vendors if item.vendor_given else detect_vendors(item.question, documents).vendors
-        query = engine._strip_vendor_names(item.question, detected)  # the same query Engine.ask retrieves with
+        # Engine's own vendor choice and query rewriting, as Engine.ask does them (private helpers, same behaviour)
+        detected, _ = engine._vendors_for(item.question, item.vendors[0] if item.vendor_given else None)
+        query = engine._strip_vendor_names(item.question, detected)
         if detected:
             found = interleave([engine.retriever.search(query, [v], opts.depth) for v in detected])[: opts.depth]
         else:

@@ -11,6 +11,7 @@ import numpy as np
 
 from clausewise.embedding import Embedder, get_embedder
 from clausewise.settings import Settings
+from clausewise.text import sentence_spans
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import expand, tokenize
@@ -18,8 +19,7 @@ from rag.lexical import expand, tokenize
 
 # BM25 weight of a synonym the question did not use, relative to the question's own words.
 SYNONYM_WEIGHT = 0.4
-FUSION = "minmax"
-RRF_K = 10
+SENTENCE_DENSE = 0.5
 
 
 class EmptyStoreError(Exception):
@@ -33,6 +33,7 @@ class _Index:
     position: dict[str, int]
     vendors: np.ndarray  # vendor name per chunk
     bm25: bm25s.BM25
+    following: dict[str, Chunk]  # chunk_id -> the next chunk of the same document
 
 
 class Retriever:
@@ -44,6 +45,7 @@ class Retriever:
         self._embedder = embedder
         self._index: _Index | None = None
         self._lock = threading.Lock()
+        self._sentence_vectors: dict[str, np.ndarray] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -66,6 +68,7 @@ class Retriever:
                     position={c.chunk_id: i for i, c in enumerate(chunks)},
                     vendors=np.array([c.vendor for c in chunks], dtype=object),
                     bm25=bm25,
+                    following=_following(chunks),
                 )
             return self._index
 
@@ -91,29 +94,23 @@ class Retriever:
             return []
         missing = [index.chunks[i].chunk_id for i in pool if index.chunks[i].chunk_id not in dense]
         dense.update(self._dense_for_ids(question, missing))
+        if SENTENCE_DENSE:
+            sentence_best = self._sentence_dense(question, [index.chunks[i] for i in pool])
+            dense = {cid: (SENTENCE_DENSE * sentence_best.get(cid, d) + (1 - SENTENCE_DENSE) * d) for cid, d in dense.items()}
         lexical_max = float(lexical.max()) or 1.0
         dense_values = np.array([dense[index.chunks[i].chunk_id] for i in pool])
         low, high = float(dense_values.min()), float(dense_values.max())
         span = (high - low) or 1.0
         weight = self.settings.dense_weight
-        order = sorted(pool, key=lambda i: -dense[index.chunks[i].chunk_id])
-        drank = {i: r for r, i in enumerate(order)}
-        lorder = sorted(pool, key=lambda i: -lexical[i])
-        lrank = {i: r for r, i in enumerate(lorder)}
         scored = []
         for i in pool:
             chunk = index.chunks[i]
             d = dense[chunk.chunk_id]
             lex = float(lexical[i]) / lexical_max
-            if FUSION == "minmax":
-                fused = weight * (d - low) / span + (1 - weight) * lex
-            elif FUSION == "max":
-                fused = weight * max(d, 0) / max(high, 1e-6) + (1 - weight) * lex
-            elif FUSION == "rrf":
-                fused = weight / (RRF_K + drank[i]) + (1 - weight) * ((1 / (RRF_K + lrank[i])) if lexical[i] > 0 else 0)
+            fused = weight * (d - low) / span + (1 - weight) * lex
             scored.append(ScoredChunk(chunk=chunk, score=fused, dense=d, lexical=lex))
         scored.sort(key=lambda s: -s.score)
-        return _dedupe_by_clause(scored)[:k]
+        return _with_continuations(_dedupe_by_clause(scored), index, k)
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
         """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
@@ -137,6 +134,30 @@ class Retriever:
         )
         return {cid: 1.0 - float(dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)}
 
+    def _sentence_dense(self, question: str, chunks: list[Chunk]) -> dict[str, float]:
+        """Per chunk, the similarity of its best-matching sentence (a long clause's one relevant sentence
+        otherwise drowns in its average). Sentence vectors are computed once per chunk and kept."""
+        todo = [c for c in chunks if c.chunk_id not in self._sentence_vectors]
+        if todo:
+            texts, owners = [], []
+            for c in todo:
+                for a, b in sentence_spans(c.text):
+                    texts.append(c.text[a:b]); owners.append(c.chunk_id)
+            vectors = self.embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+            grouped: dict[str, list[np.ndarray]] = {}
+            for owner, vec in zip(owners, vectors, strict=True):
+                grouped.setdefault(owner, []).append(vec)
+            with self._lock:
+                for c in todo:
+                    self._sentence_vectors[c.chunk_id] = np.array(grouped.get(c.chunk_id, []), dtype=np.float32)
+        query = self._query_vector(question)
+        best = {}
+        for c in chunks:
+            vecs = self._sentence_vectors.get(c.chunk_id)
+            if vecs is not None and len(vecs):
+                best[c.chunk_id] = float((vecs @ query).max())
+        return best
+
     def _dense_for_ids(self, question: str, ids: list[str]) -> dict[str, float]:
         if not ids:
             return {}
@@ -154,4 +175,29 @@ def _dedupe_by_clause(scored: list[ScoredChunk]) -> list[ScoredChunk]:
             continue
         seen.add(item.chunk.clause_id)
         kept.append(item)
+    return kept
+
+
+def _following(chunks: list[Chunk]) -> dict[str, Chunk]:
+    """Each chunk's successor in its document (by offset)."""
+    ordered = sorted(chunks, key=lambda c: (c.doc_id, c.start))
+    return {a.chunk_id: b for a, b in zip(ordered, ordered[1:], strict=False) if a.doc_id == b.doc_id}
+
+
+def _with_continuations(ranked: list[ScoredChunk], index: _Index, k: int) -> list[ScoredChunk]:
+    """The top k, where a clause that ends with a colon ("contact us at:") brings the clause it introduces right
+    after it: without it the answer would stop mid-statement (the address, the list that follows)."""
+    kept: list[ScoredChunk] = []
+    seen: set[str] = set()
+    for item in ranked:
+        if len(kept) >= k:
+            break
+        if item.chunk.clause_id in seen:
+            continue
+        kept.append(item)
+        seen.add(item.chunk.clause_id)
+        following = index.following.get(item.chunk.chunk_id)
+        if following and item.chunk.text.rstrip().endswith((":", "：")) and following.clause_id not in seen and len(kept) < k:
+            kept.append(ScoredChunk(chunk=following, score=item.score, dense=item.dense, lexical=0.0))
+            seen.add(following.clause_id)
     return kept

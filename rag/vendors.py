@@ -91,7 +91,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*|[\u3400-\u9fff]+")
 _TITLE = re.compile(r"(?i)\b(?:dr|mr|mrs|ms)\.?\s*$")
 
 
-def strip_vendor_names(question: str, documents: list[DocumentInfo], placeholder: str = "") -> str:
+def strip_vendor_names(question: str, documents: list[DocumentInfo]) -> str:
     """`question` without any vendor's names, aliases, possessives or near-miss spellings ("kaizenfy", "dr kims").
 
     Once retrieval is filtered to a vendor its name only adds noise, and a comparison question names the other
@@ -116,5 +116,5 @@ def strip_vendor_names(question: str, documents: list[DocumentInfo], placeholder
     # the joints of a removed list of names: "of \0 , \0 and \0 policies" -> "of policies"
     text = re.sub(r"\0(?:\s*(?:,|\band\b|\bor\b|&|/|\0)\s*)*", "\0", text)
     text = re.sub(r"(?:\s*(?:,|\band\b|\bor\b|&)\s*)+\0", "\0", text, flags=re.I)
-    text = text.replace("\0", f" {placeholder} ")
+    text = text.replace("\0", " ")
     return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s+", " ", text)).strip()

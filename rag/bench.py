@@ -1,0 +1,498 @@
+"""`clausewise bench`: ingest throughput, memory, store size and latency as the store grows.
+
+Scales:
+* bundled — the bundled corpus/ ingested into a fresh store (real embedding unless --vector-cache seeds it);
+* opp115  — the 115 OPP-115 policies, one vendor each, ingested into a fresh store (slow on a laptop CPU);
+* N (10k, 100k, 500, …) — a synthetic store of N chunks: the bundled corpus's real clauses recombined into
+  fake vendors ("synth00001", …) that REUSE the stored embeddings (nothing is re-embedded), written straight
+  into a Chroma collection in a separate data dir, with the same chunks indexed for the llama-index baseline.
+
+At every scale: retrieve p50/p95 (ours: hybrid, vendor-filtered and over all vendors; baseline: llama-index
+dense retriever, file-name filtered and unfiltered), extractive answer p50/p95 and end-to-end ask latency.
+Everything is written under the results dir (default results/bench/), never into the user's store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import clausewise.offline  # noqa: F401  (before any ML import)
+from rag.evaluate import percentile
+
+GENERIC_QUESTIONS = [
+    "What personal information do you collect?",
+    "Do you sell my personal data?",
+    "Who do you share my information with?",
+    "How long do you keep my data?",
+    "How can I delete my account and data?",
+    "Do you use cookies and how can I turn them off?",
+    "Is my data transferred to other countries?",
+    "How do you protect my personal information?",
+    "Do you collect information from children?",
+    "How will I know if the privacy policy changes?",
+    "Do you respond to Do Not Track signals?",
+    "How can I opt out of marketing emails?",
+    "Do you use my data for advertising?",
+    "What rights do California residents have?",
+    "How can I contact you about privacy?",
+    "Do you collect my location?",
+    "Do you share data with law enforcement?",
+    "Can I access or correct my personal information?",
+    "What happens to my data if the company is sold?",
+    "Do you use analytics services like Google Analytics?",
+]
+
+
+@dataclass
+class BenchOptions:
+    scales: str = "bundled,10k"
+    synthetic_sizes: str | None = None
+    results: Path | None = None
+    corpus: Path | None = None
+    opp115: Path | None = None
+    queries: int = 40
+    embed_sample: int = 256
+    vector_cache: Path | None = None
+    progress: bool = True
+    seed: int = 0
+    k: int = 5
+
+
+def parse_size(token: str) -> int:
+    """'10k' -> 10000, '1m' -> 1000000, '500' -> 500."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([km]?)", token.strip().lower())
+    if not match:
+        raise ValueError(f"not a scale: '{token}' (use bundled, opp115 or a size like 10k)")
+    return int(float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2)])
+
+
+def parse_scales(scales: str, synthetic_sizes: str | None = None) -> tuple[list[str], list[int]]:
+    """Named scales (bundled, opp115) and synthetic sizes; --synthetic-sizes replaces the sizes in --scales."""
+    named, sizes = [], []
+    for token in (t.strip() for t in scales.split(",")):
+        if token in ("bundled", "opp115"):
+            named.append(token)
+        elif token:
+            sizes.append(parse_size(token))
+    if synthetic_sizes is not None:
+        sizes = [parse_size(t) for t in synthetic_sizes.split(",") if t.strip()]
+    return list(dict.fromkeys(named)), sorted(set(sizes))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (getrusage; kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if platform.system() == "Darwin" else 1024), 1)
+
+
+def dir_mb(path: Path) -> float:
+    total = sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+    return round(total / 1e6, 2)
+
+
+def _stats(values_ms: Sequence[float]) -> dict:
+    return {"p50": _r(percentile(values_ms, 50)), "p95": _r(percentile(values_ms, 95)), "n": len(values_ms)}
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return (time.perf_counter() - started) * 1000, result
+
+
+# ---- building stores ---------------------------------------------------------------------------------
+
+
+def _settings(data_dir: Path):
+    from clausewise.settings import Settings
+
+    return Settings(data_dir=data_dir, chroma_url=None, backend="extractive")
+
+
+def ingest_scale(data_dir: Path, corpus_dir: Path | None, fixed_files: Sequence[Path], vector_cache: Path | None, progress: bool) -> dict:
+    """Ingest into a fresh store; throughput in chunks/s and MB/s of policy files."""
+    from rag.evaluate import Corpus, _seed_vector_cache, build_ours
+
+    settings = _settings(data_dir)
+    if vector_cache:
+        _seed_vector_cache(Path(vector_cache), settings.cache_path)
+    if corpus_dir is not None:
+        from ingest.load import discover_files
+
+        files = discover_files(corpus_dir, settings.manifest)
+    else:
+        files = list(fixed_files)
+    corpus = Corpus("bench", corpus_dir, files, {p.name: p.name.removesuffix(".txt") for p in fixed_files})
+    built = build_ours(settings, corpus, progress)
+    mb = sum(p.stat().st_size for p in files) / 1e6
+    seconds = built["seconds"] or 1e-9
+    return {
+        "documents": built["documents"],
+        "chunks": built["chunks"],
+        "embedded": built["embedded"],
+        "policy_mb": round(mb, 3),
+        "seconds": round(seconds, 2),
+        "chunks_per_s": round(built["chunks"] / seconds, 1),
+        "mb_per_s": round(mb / seconds, 4),
+        "embedding_cache_seeded": bool(vector_cache),
+        "files": files,
+    }
+
+
+def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, progress: bool = False) -> tuple[dict, list]:
+    """A store of `size` chunks: the real documents plus fake vendors made of recombined real chunks (embeddings reused).
+
+    Returns (stats, llama-index TextNodes with the same chunks and embeddings for the baseline).
+    """
+    import numpy as np
+    from llama_index.core.schema import TextNode
+    from tqdm import tqdm
+
+    from clausewise.store import LedgerEntry, Store, chunk_from_record, chunk_metadata
+    from clausewise.text import sha256
+    from clausewise.types import Chunk, DocumentInfo
+
+    started = time.perf_counter()
+    source = Store(source_settings)
+    ledger = {k: e for k, e in source.ledger().items() if e.status == "done"}
+    got = source.chunks.get(include=["embeddings", "metadatas", "documents"])
+    pool = [chunk_from_record(i, m, d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    if not pool:
+        raise ValueError("the source store is empty: nothing to recombine")
+    settings = _settings(data_dir)
+    store = Store(settings)
+    pending_ids, pending_vecs, pending_docs, pending_meta, nodes = [], [], [], [], []
+
+    def add(chunk: Chunk, vector, info: DocumentInfo) -> None:
+        pending_ids.append(chunk.chunk_id)
+        pending_vecs.append(vector)
+        pending_docs.append(chunk.embed_text)
+        pending_meta.append(chunk_metadata(chunk, info))
+        nodes.append(TextNode(id_=chunk.chunk_id, text=chunk.text, embedding=[float(x) for x in vector],
+                              metadata={"file_name": info.source_file}, start_char_idx=chunk.start, end_char_idx=chunk.end))
+        if len(pending_ids) >= 2000:
+            flush()
+
+    def flush() -> None:
+        if pending_ids:
+            store.chunks.upsert(ids=list(pending_ids), embeddings=np.stack(pending_vecs).tolist(),
+                                documents=list(pending_docs), metadatas=list(pending_meta))
+            bar.update(len(pending_ids))
+            for buffer in (pending_ids, pending_vecs, pending_docs, pending_meta):
+                buffer.clear()
+
+    bar = tqdm(total=size, desc=f"synthetic {size:,}", unit="chunk", disable=not progress)
+    count = 0
+    for i, chunk in enumerate(pool):  # the real documents first, as they are
+        if count >= size:
+            break
+        entry = ledger.get(chunk.doc_id)
+        if entry is None:
+            continue
+        add(chunk, vectors[i], entry.info)
+        count += 1
+    for entry in ledger.values():
+        store.mark(entry)
+    rng = random.Random(seed)
+    number = 0
+    while count < size:
+        number += 1
+        n = min(rng.randint(40, 90), size - count)
+        picks = rng.sample(range(len(pool)), n) if n <= len(pool) else rng.choices(range(len(pool)), k=n)
+        doc_id, vendor = f"synthetic-{number:05d}", f"synth{number:05d}"
+        info = DocumentInfo(doc_id=doc_id, vendor=vendor, source_file=f"{doc_id}.txt", title=vendor, aliases=(vendor,))
+        parts, offset = [], 0
+        for j, idx in enumerate(picks):
+            real = pool[idx]
+            start, end = offset, offset + len(real.text)
+            parts.append(real.text)
+            offset = end + 2
+            fake = Chunk(chunk_id=f"{doc_id}-{j:03d}", doc_id=doc_id, vendor=vendor, lang=real.lang,
+                         section_path=real.section_path, clause_ids=(f"{doc_id}/c{j:03d}",), start=start, end=end,
+                         text=real.text, embed_text=real.embed_text, content_hash=real.content_hash)
+            add(fake, vectors[idx], info)
+        raw = "\n\n".join(parts) + "\n"
+        langs = tuple(dict.fromkeys(pool[idx].lang for idx in picks))
+        store.mark(LedgerEntry(info, sha256(raw), "done", n, langs, raw, ""))
+        count += n
+    flush()
+    bar.close()
+    seconds = time.perf_counter() - started
+    stats = {
+        "chunks": store.count(),
+        "vendors": len(ledger) + number,
+        "fake_vendors": number,
+        "seconds": round(seconds, 2),
+        "chunks_per_s": round(store.count() / seconds, 1),
+        "store_mb": dir_mb(settings.data_dir),
+        "settings": settings,
+    }
+    return stats, nodes
+
+
+# ---- latency -------------------------------------------------------------------------------------------
+
+
+def measure_latency(settings, baseline, vendors: Sequence[str], files_of: dict[str, list[str]], n: int, k: int, progress: bool, label: str) -> dict:
+    """Retrieval (ours vs baseline, vendor-filtered and all vendors) and extractive ask latency over n questions."""
+    from tqdm import tqdm
+
+    from rag.api import Engine
+
+    engine = Engine(settings)
+    cold_ms, _ = _timed(engine.retriever.search, "warm up", None, 1)  # loads the chunk table and builds BM25
+    baseline.search("warm up", None, 1)
+    engine.ask(GENERIC_QUESTIONS[0], vendor=vendors[0], backend="extractive")  # warms the sentence scorer
+    ours_v, ours_all, base_v, base_all, extractive, e2e, retrieve_stage = [], [], [], [], [], [], []
+    for i in tqdm(range(n), desc=f"latency {label}", unit="q", disable=not progress):
+        question, vendor = GENERIC_QUESTIONS[i % len(GENERIC_QUESTIONS)], vendors[i % len(vendors)]
+        ours_v.append(_timed(engine.retriever.search, question, [vendor], k)[0])
+        ours_all.append(_timed(engine.retriever.search, question, None, k)[0])
+        base_v.append(_timed(baseline.search, question, files_of[vendor], k)[0])
+        base_all.append(_timed(baseline.search, question, None, k)[0])
+        answer = engine.ask(question, vendor=vendor, backend="extractive")
+        extractive.append(answer.timings.get("generate", 0.0) * 1000)
+        retrieve_stage.append(answer.timings.get("retrieve", 0.0) * 1000)
+        e2e.append(answer.timings.get("total", 0.0) * 1000)
+    return {
+        "cold_first_query_ms": round(cold_ms, 1),
+        "ours_retrieve_vendor_ms": _stats(ours_v),
+        "ours_retrieve_all_ms": _stats(ours_all),
+        "baseline_retrieve_vendor_ms": _stats(base_v),
+        "baseline_retrieve_all_ms": _stats(base_all),
+        "ask_retrieve_stage_ms": _stats(retrieve_stage),
+        "extractive_answer_ms": _stats(extractive),
+        "end_to_end_ms": _stats(e2e),
+    }
+
+
+def _vendor_files(settings) -> dict[str, list[str]]:
+    from clausewise.store import Store
+
+    files: dict[str, list[str]] = {}
+    for entry in Store(settings).ledger().values():
+        files.setdefault(entry.info.vendor, []).append(entry.info.source_file)
+    return files
+
+
+# ---- the run -------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    import torch
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
+    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "python": platform.python_version(), "processor": platform.processor() or platform.machine(),
+            "loadavg_start": [round(x, 2) for x in load]}
+
+
+def run_bench(opts: BenchOptions) -> dict:
+    from clausewise.embedding import get_embedder
+    from clausewise.settings import load_settings
+    from clausewise.store import Store
+    from rag.baseline import BaselinePipeline
+    from rag.evaluate import opp115_dir
+
+    named, sizes = parse_scales(opts.scales, opts.synthetic_sizes)
+    if not named and not sizes:
+        raise ValueError("no scales to run: give --scales bundled,opp115,10k,…")
+    user = load_settings()
+    results = Path(opts.results or Path("results") / "bench")
+    work = results / "data"
+    shutil.rmtree(work, ignore_errors=True)  # every run measures fresh stores
+    work.mkdir(parents=True)
+    corpus = Path(opts.corpus or user.corpus_dir)
+    started = time.perf_counter()
+    out: dict = {"machine": machine(), "options": {"scales": named, "synthetic_sizes": sizes, "queries": opts.queries,
+                                                    "k": opts.k, "embed_sample": opts.embed_sample,
+                                                    "embedding_cache_seeded": bool(opts.vector_cache)},
+                 "rss_start_mb": peak_rss_mb(), "scales": []}
+    load_ms, embedder = _timed(get_embedder, user.embedding_model, user.embed_batch_size)
+    out["model_load_ms"] = round(load_ms, 1)
+
+    bundled_settings = _settings(work / "bundled")
+    bundled = ingest_scale(work / "bundled", corpus, [], opts.vector_cache, opts.progress)
+    bundled_files = bundled.pop("files")
+    bundled["store_mb"] = dir_mb(bundled_settings.data_dir)
+    bundled["peak_rss_mb"] = peak_rss_mb()
+
+    # embedding throughput on its own (real clause texts, the configured batch size)
+    texts = [c.embed_text for c in Store(bundled_settings).all_chunks()]
+    texts = (texts * (opts.embed_sample // max(1, len(texts)) + 1))[: opts.embed_sample]
+    embedder.embed(texts[:8])
+    ms, _ = _timed(embedder.embed, texts)
+    out["embedding"] = {"texts": len(texts), "seconds": round(ms / 1000, 2), "texts_per_s": round(len(texts) / (ms / 1000), 1),
+                        "chars_per_s": round(sum(map(len, texts)) / (ms / 1000)), "batch_size": user.embed_batch_size,
+                        "model": user.embedding_model}
+
+    if "bundled" in named:
+        baseline = BaselinePipeline(work / "bundled-baseline", user.embedding_model)
+        build = baseline.build(bundled_files)
+        files_of = _vendor_files(bundled_settings)
+        scale = {"scale": "bundled", "chunks": bundled["chunks"], "vendors": len(files_of), "ingest": bundled,
+                 "baseline_build": build}
+        scale["latency"] = measure_latency(bundled_settings, baseline, sorted(files_of), files_of, opts.queries, opts.k,
+                                           opts.progress, "bundled")
+        scale["peak_rss_mb"] = peak_rss_mb()
+        out["scales"].append(scale)
+
+    if "opp115" in named:
+        folder = opp115_dir(opts.opp115)
+        files = sorted(folder.glob("*.txt"))
+        settings = _settings(work / "opp115")
+        ingest = ingest_scale(work / "opp115", None, files, opts.vector_cache, opts.progress)
+        ingest.pop("files")
+        ingest["store_mb"] = dir_mb(settings.data_dir)
+        ingest["peak_rss_mb"] = peak_rss_mb()
+        baseline = BaselinePipeline(work / "opp115-baseline", user.embedding_model)
+        build = baseline.build(files)
+        files_of = _vendor_files(settings)
+        vendors = random.Random(opts.seed).sample(sorted(files_of), min(20, len(files_of)))
+        scale = {"scale": "opp115", "chunks": ingest["chunks"], "vendors": len(files_of), "ingest": ingest, "baseline_build": build}
+        scale["latency"] = measure_latency(settings, baseline, vendors, files_of, opts.queries, opts.k, opts.progress, "opp115")
+        scale["peak_rss_mb"] = peak_rss_mb()
+        out["scales"].append(scale)
+
+    for size in sizes:
+        stats, nodes = build_synthetic(bundled_settings, size, work / f"synthetic-{size}", opts.seed, opts.progress)
+        settings = stats.pop("settings")
+        t = time.perf_counter()
+        baseline = BaselinePipeline(work / f"synthetic-{size}-baseline", user.embedding_model)
+        baseline.add_embedded_nodes(nodes)
+        baseline_build = {"nodes": len(nodes), "seconds": round(time.perf_counter() - t, 2),
+                          "store_mb": dir_mb(work / f"synthetic-{size}-baseline")}
+        del nodes
+        files_of = _vendor_files(settings)
+        real = [v for v in sorted(files_of) if not v.startswith("synth")]
+        fake = random.Random(opts.seed).sample([v for v in files_of if v.startswith("synth")], min(len(real) or 5, stats["fake_vendors"]))
+        vendors = [v for pair in zip(real, fake, strict=False) for v in pair] or real or fake
+        scale = {"scale": f"synthetic-{size}", "chunks": stats["chunks"], "vendors": stats["vendors"], "build": stats,
+                 "baseline_build": baseline_build}
+        scale["latency"] = measure_latency(settings, baseline, vendors, files_of, opts.queries, opts.k, opts.progress,
+                                           f"{size:,}")
+        scale["peak_rss_mb"] = peak_rss_mb()
+        out["scales"].append(scale)
+
+    out["bundled_ingest"] = bundled
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    write_outputs(out, results)
+    out["results_dir"] = str(results)
+    return out
+
+
+# ---- outputs -------------------------------------------------------------------------------------------
+
+
+def _p(stat: dict) -> str:
+    return f"{stat['p50']:.0f} / {stat['p95']:.0f}" if stat.get("p50") is not None else "–"
+
+
+def markdown_report(out: dict) -> str:
+    m, b, e = out["machine"], out["bundled_ingest"], out["embedding"]
+    lines = [
+        "# Benchmark",
+        "",
+        f"- machine: {m['cpus']} CPU(s), torch threads {m['torch_threads']}, {m['platform']}, Python {m['python']}; "
+        f"load average at start {m['loadavg_start']}, at end {m.get('loadavg_end')}",
+        f"- embedding model {e['model']}: loaded in {out['model_load_ms'] / 1000:.1f} s; {e['texts_per_s']} texts/s "
+        f"({e['chars_per_s']:,} chars/s) on its own, {e['texts']} clause texts, batch {e['batch_size']}",
+        f"- bundled ingest: {b['documents']} documents, {b['chunks']} chunks, {b['policy_mb']} MB in {b['seconds']} s = "
+        f"{b['chunks_per_s']} chunks/s, {b['mb_per_s']} MB/s ({b['embedded']} texts embedded"
+        f"{'; embedding cache seeded' if b['embedding_cache_seeded'] else ''}); store {b['store_mb']} MB on disk",
+        f"- peak RSS of the whole run: {out['peak_rss_mb']} MB; run took {out['seconds']} s",
+        "",
+        "| scale | chunks | vendors | build s | store MB | ours retrieve p50/p95 ms (vendor) | baseline p50/p95 (vendor) "
+        "| ours p50/p95 (all vendors) | baseline p50/p95 (all) | extractive answer p50/p95 | end-to-end ask p50/p95 | first query ms | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in out["scales"]:
+        lat = s["latency"]
+        build = s.get("ingest") or s.get("build")
+        lines.append(
+            f"| {s['scale']} | {s['chunks']:,} | {s['vendors']:,} | {build['seconds']} | {build['store_mb']} "
+            f"| {_p(lat['ours_retrieve_vendor_ms'])} | {_p(lat['baseline_retrieve_vendor_ms'])} | {_p(lat['ours_retrieve_all_ms'])} "
+            f"| {_p(lat['baseline_retrieve_all_ms'])} | {_p(lat['extractive_answer_ms'])} | {_p(lat['end_to_end_ms'])} "
+            f"| {lat['cold_first_query_ms']:.0f} | {s['peak_rss_mb']} |"
+        )
+    lines += [
+        "",
+        "- ours: hybrid dense (Chroma) + BM25 with vendor filtering; baseline: llama-index VectorStoreIndex over Chroma, "
+        "dense only, file-name metadata filter. Synthetic scales index the same chunks (and embeddings) for both.",
+        "- build s: ingest (bundled/opp115: load + chunk + embed + write) or synthetic fill (write only, no embedding).",
+        "- first query: loading the chunk table and building the BM25 index after a store change (once per process).",
+        "- end-to-end: `Engine.ask(question, vendor=…)` with the extractive backend (vendor given, as the UI's selector).",
+        "",
+        "![latency vs corpus size](latency_vs_size.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_chart(out: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = sorted(out["scales"], key=lambda s: s["chunks"])
+    if not scales:
+        return
+    xs = [s["chunks"] for s in scales]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series = [("ours retrieve (vendor)", "ours_retrieve_vendor_ms", "C0", "-"),
+              ("ours retrieve (all vendors)", "ours_retrieve_all_ms", "C0", ":"),
+              ("baseline retrieve (vendor)", "baseline_retrieve_vendor_ms", "C1", "-"),
+              ("baseline retrieve (all)", "baseline_retrieve_all_ms", "C1", ":"),
+              ("ours end-to-end ask (extractive)", "end_to_end_ms", "C2", "-")]
+    for label, key, color, style in series:
+        p50 = [s["latency"][key]["p50"] for s in scales]
+        p95 = [s["latency"][key]["p95"] for s in scales]
+        ax.plot(xs, p50, marker="o", color=color, linestyle=style, label=f"{label} p50")
+        ax.plot(xs, p95, marker="x", color=color, linestyle=style, alpha=0.45, label=f"{label} p95")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks in the store")
+    ax.set_ylabel("latency (ms)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title("latency vs corpus size")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(out: dict, results: Path) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "bench.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+    (results / "bench.md").write_text(markdown_report(out), encoding="utf-8")
+    write_chart(out, results / "latency_vs_size.png")
+
+
+def summary_text(out: dict) -> str:
+    b, e = out["bundled_ingest"], out["embedding"]
+    lines = [f"bundled ingest: {b['chunks']} chunks in {b['seconds']} s ({b['chunks_per_s']} chunks/s, {b['mb_per_s']} MB/s); "
+             f"embedding {e['texts_per_s']} texts/s; peak RSS {out['peak_rss_mb']} MB"]
+    for s in out["scales"]:
+        lat = s["latency"]
+        lines.append(f"{s['scale']:>18}: {s['chunks']:>7,} chunks  ours {_p(lat['ours_retrieve_vendor_ms'])} ms  "
+                     f"baseline {_p(lat['baseline_retrieve_vendor_ms'])} ms  e2e {_p(lat['end_to_end_ms'])} ms")
+    lines.append(f"report: {Path(out['results_dir']) / 'bench.md'}")
+    return "\n".join(lines)
