@@ -81,7 +81,7 @@ element.addEventListener('click', (event) => {
 VIEWER_JS = """
 const scrollCited = (tries) => {
   const mark = element.querySelector('#cited');
-  if (!mark) return;
+  if (!mark) { element.querySelector('.cw-doc')?.scrollTo(0, 0); return; }
   if (mark.getClientRects().length === 0) {
     if (tries > 0) setTimeout(() => scrollCited(tries - 1), 100);
     return;
@@ -116,6 +116,7 @@ CSS = """
 .cw-notice ul { margin: 4px 0 0 18px; }
 a.cw-cite { font-weight: 600; text-decoration: none; color: var(--link-text-color, #2563eb); }
 a.cw-cite:hover { text-decoration: underline; }
+a.cw-open { font-weight: 500; font-size: .9em; }
 .cw-sources h4 { margin: 4px 0 8px; }
 .cw-source-list { padding-left: 0; list-style: none; display: flex; flex-direction: column; gap: 10px; }
 .cw-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; }
@@ -551,5 +552,9 @@ def serve(settings: Settings, engine: Any = None, block: bool = True) -> gr.Bloc
     """Build and launch the UI on settings.host:settings.port. With block=False it returns once serving."""
     demo = build_app(settings, engine)
     demo.queue(default_concurrency_limit=CONCURRENCY)
-    demo.launch(prevent_thread_lock=not block, **launch_kwargs(settings))
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
+    if block:
+        login = " (login required)" if settings.auth else ""
+        print(f"clausewise UI on http://{settings.host}:{settings.port}{login} — Ctrl+C to stop", flush=True)
+        demo.block_thread()  # until Ctrl+C
     return demo

@@ -295,6 +295,25 @@ def test_upload_checks_names_sizes_and_vendors(e2e_settings, e2e_engine, tmp_pat
     assert not (tmp_path / "data" / "uploads").exists()
 
 
+def test_rendering_escapes_everything_and_keeps_links_safe():
+    from clausewise.types import Answer, Citation, Comparison, ComparisonRow
+    from ui.render import comparison_csv, comparison_markdown, link_markers, render_comparison, render_sources
+
+    hostile = Citation(n=1, vendor="V<b>", document="d", section="S<i>", clause_id="d/c-1", quote="<script>x()</script>",
+                       start=5, end=9, url="javascript:alert(1)", effective_date="<u>2020</u>")
+    html = link_markers("<img src=x onerror=alert(1)> says [1] and [2]", [hostile])
+    assert "<img" not in html and "javascript:" not in html
+    assert 'href="/?doc=d&amp;clause=d/c-1&amp;start=5&amp;end=9"' in html and "[2]" in html
+    answer = Answer(question="q", text="=HYPERLINK(\"http://evil\") [1]", citations=[hostile])
+    sources = render_sources(answer)
+    assert "<script>" not in sources and "&lt;script&gt;" in sources and "<u>" not in sources
+    table = Comparison("q", [ComparisonRow("V<b>", True, answer), ComparisonRow("W", False, Answer("q", "Not stated in this policy."))])
+    assert "<b>" not in render_comparison(table)
+    rows = list(csv.reader(io.StringIO(comparison_csv(table))))
+    assert rows[1][3].startswith("'=HYPERLINK") and rows[2][2] == "no"
+    assert "\\<b\\>" in comparison_markdown(table)
+
+
 def test_sessions_do_not_see_each_others_chat(new_page, app_url):
     first, second = new_page(), new_page()
     open_app(first, app_url)

@@ -49,10 +49,11 @@ class ChromaServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail(f"chroma run exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as response:
-                    if response.status == 200:
-                        return self
+            with contextlib.suppress(urllib.error.URLError, OSError), urllib.request.urlopen(
+                f"{self.url}/api/v2/heartbeat", timeout=1
+            ) as response:
+                if response.status == 200:
+                    return self
             time.sleep(0.2)
         self.stop(signal.SIGKILL)
         pytest.fail(f"chroma run did not answer its heartbeat within {timeout:g} s:\n{self.log.read_text()[-3000:]}")

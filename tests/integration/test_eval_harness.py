@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clausewise.cli import main
 from rag.evaluate import (
     Span,
     budget_hits,
@@ -153,17 +154,27 @@ EXPECTED_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "recall@2000c"
 ANSWER_KEYS = {"citation_precision", "evidence_coverage", "refusal_accuracy", "false_refusal_rate", "latency_ms"}
 
 
-def test_eval_runs_end_to_end_and_prints_ours_and_baseline(tmp_path: Path, ingested_store, run_clausewise) -> None:
+def run_cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """The real `clausewise` entry point, in this process (it shares the already loaded models: fast)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
+    tmp_path: Path, ingested_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = tmp_path / "tiny.jsonl"
     dataset.write_text("\n".join(json.dumps(r) for r in TINY) + "\n", encoding="utf-8")
     results = tmp_path / "results"
     user_store = tmp_path / "user-store"
+    monkeypatch.setenv("CLAUSEWISE_DATA_DIR", str(user_store))
 
-    proc = run_clausewise("eval", "--dataset", dataset, "--results", results, "--json",
-                          "--vector-cache", ingested_store.settings.cache_path, env={"CLAUSEWISE_DATA_DIR": str(user_store)})
+    code, out, err = run_cli(capsys, "eval", "--dataset", dataset, "--results", results, "--json",
+                             "--vector-cache", ingested_store.settings.cache_path)
 
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads(proc.stdout)
+    assert code == 0, err[-3000:]
+    summary = json.loads(out)
     assert EXPECTED_KEYS | ANSWER_KEYS <= set(summary["ours"])
     assert EXPECTED_KEYS <= set(summary["baseline"])
     assert not ANSWER_KEYS & set(summary["baseline"])  # answer metrics are for ours only
@@ -184,12 +195,12 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(tmp_path: Path, inges
     assert not user_store.exists()
 
 
-def test_bench_writes_its_json(tmp_path: Path, ingested_store, run_clausewise) -> None:
+def test_bench_writes_its_json(tmp_path: Path, ingested_store, capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "bench"
-    proc = run_clausewise("bench", "--scales", "bundled", "--synthetic-sizes", "500", "--queries", "3", "--embed-sample", "16",
-                          "--vector-cache", ingested_store.settings.cache_path, "--results", results, "--json")
+    code, out, err = run_cli(capsys, "bench", "--scales", "bundled", "--synthetic-sizes", "500", "--queries", "3",
+                             "--embed-sample", "16", "--vector-cache", ingested_store.settings.cache_path, "--results", results, "--json")
 
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert code == 0, err[-3000:]
     out = json.loads((results / "bench.json").read_text(encoding="utf-8"))
     assert [s["scale"] for s in out["scales"]] == ["bundled", "synthetic-500"]
     assert out["scales"][1]["chunks"] == 500
@@ -199,4 +210,4 @@ def test_bench_writes_its_json(tmp_path: Path, ingested_store, run_clausewise) -
             assert scale["latency"][key]["n"] == 3 and scale["latency"][key]["p50"] > 0
     assert out["embedding"]["texts_per_s"] > 0 and out["peak_rss_mb"] > 0
     assert (results / "bench.md").is_file() and (results / "latency_vs_size.png").is_file()
-    assert json.loads(proc.stdout)["scales"][0]["scale"] == "bundled"
+    assert json.loads(out)["scales"][0]["scale"] == "bundled"
