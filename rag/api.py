@@ -37,7 +37,7 @@ from rag.lexical import tokenize
 from rag.prompts import PromptSource, build_messages
 from rag.retrieve import EmptyStoreError, Retriever
 from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
-from rag.verify import check_draft
+from rag.verify import MIN_SUPPORT, check_draft, support_score
 
 NOT_STATED = "Not stated in this policy"
 
@@ -60,6 +60,15 @@ def unsupported_specifics(sentence: str, clause_texts: list[str]) -> list[str]:
         if not re.search(pattern, present):
             missing.append(word)
     return missing
+
+
+def grounded(sentence: str, cited: list[str], vendor_words: set[str]) -> bool:
+    """One cited clause must both support the sentence lexically and contain its qualifiers and numbers.
+
+    (Support from one clause and "30" from another would turn "we answer within 30 days" into a retention period.)
+    """
+    content = " ".join(w for w in sentence.split() if w.lower().strip(".,'’s") not in vendor_words)
+    return any(support_score(content, text) >= MIN_SUPPORT and not unsupported_specifics(sentence, [text]) for text in cited)
 
 
 class UnknownVendorError(ValueError):
@@ -325,7 +334,8 @@ class Engine:
         draft = "".join(pieces).strip()
         clauses = {n: i.chunk.text for n, i in enumerate(items, 1)}
         checked = check_draft(draft, clauses, self._vendor_words(list(groups)))
-        checked = [replace(c, supported=False) if c.supported and unsupported_specifics(c.text, [clauses[n] for n in c.citations]) else c
+        vendor_words = self._vendor_words(list(groups))
+        checked = [c if not c.supported or grounded(c.text, [clauses[n] for n in c.citations], vendor_words) else replace(c, supported=False)
                    for c in checked]
         timings["verify"] = time.perf_counter() - t
         supported = [c for c in checked if c.supported]

@@ -319,7 +319,9 @@ def run_bench(opts: BenchOptions) -> dict:
     work.mkdir(parents=True)
     corpus = Path(opts.corpus or user.corpus_dir)
     started = time.perf_counter()
-    out: dict = {"machine": machine(), "options": {"scales": named, "synthetic_sizes": sizes, "queries": opts.queries,
+    from rag.evaluate import code_state
+
+    out: dict = {"machine": machine(), "code": code_state(), "options": {"scales": named, "synthetic_sizes": sizes, "queries": opts.queries,
                                                     "k": opts.k, "embed_sample": opts.embed_sample,
                                                     "embedding_cache_seeded": bool(opts.vector_cache)},
                  "rss_start_mb": peak_rss_mb(), "scales": []}
@@ -417,7 +419,8 @@ def markdown_report(out: dict) -> str:
         f"- bundled ingest: {b['documents']} documents, {b['chunks']} chunks, {b['policy_mb']} MB in {b['seconds']} s = "
         f"{b['chunks_per_s']} chunks/s, {b['mb_per_s']} MB/s ({b['embedded']} texts embedded"
         f"{'; embedding cache seeded' if b['embedding_cache_seeded'] else ''}); store {b['store_mb']} MB on disk",
-        f"- peak RSS of the whole run: {out['peak_rss_mb']} MB; run took {out['seconds']} s",
+        f"- peak RSS of the whole run: {out['peak_rss_mb']} MB; run took {out['seconds']} s; code "
+        f"{out.get('code', {}).get('commit')} (+ local changes to {', '.join(out.get('code', {}).get('modified', [])) or 'nothing'})",
         "",
         "| scale | chunks | vendors | build s | store MB | ours retrieve p50/p95 ms (vendor) | baseline p50/p95 (vendor) "
         "| ours p50/p95 (all vendors) | baseline p50/p95 (all) | extractive answer p50/p95 | end-to-end ask p50/p95 | first query ms | peak RSS MB |",

@@ -122,13 +122,17 @@ def _found(chunks: Sequence[Span], gold: Span, budget: int | None) -> bool:
         if chunk.source == gold.source:
             if chunk.has_offsets and gold.has_offsets:
                 pieces.append((chunk.start, chunk.end if left is None else kept_end(chunk, left)))
-            elif left is None and contains(chunk, gold):
-                return True
-            elif left is not None and normalize_ws(gold.text) and normalize_ws(gold.text) in normalize_ws(chunk.text)[:left]:
+            elif _text_within(chunk, gold, left):
                 return True
         if left is not None:
             left -= len(normalize_ws(chunk.text))
     return bool(pieces) and gold.has_offsets and covered(pieces, gold)
+
+
+def _text_within(chunk: Span, gold: Span, budget: int | None) -> bool:
+    """Fallback without offsets: the normalised gold text occurs in the (budget-cut) normalised chunk text."""
+    needle, hay = normalize_ws(gold.text), normalize_ws(chunk.text)
+    return bool(needle) and needle in (hay if budget is None else hay[:budget])
 
 
 def budget_hits(ranked: Sequence[Span], groups: Sequence[Sequence[Span]], budget: int = CHAR_BUDGET) -> list[bool]:
@@ -473,7 +477,7 @@ def build_ours(settings, corpus: Corpus, progress: bool) -> dict:
 
     from clausewise.types import DocumentInfo
     from ingest.load import doc_id_from_filename, load_document
-    from ingest.pipeline import IngestReport, Ingestor
+    from ingest.pipeline import Ingestor, IngestReport
 
     started = time.perf_counter()
     ingestor = Ingestor(settings)
@@ -529,6 +533,27 @@ class EvalOptions:
     progress: bool = True
     seed: int = 0
     depth: int = max(K_VALUES)
+
+
+def code_state() -> dict:
+    """The commit and locally modified files the numbers were measured with (empty outside a git checkout)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=False)
+        except OSError:
+            return ""
+        return proc.stdout if proc.returncode == 0 else ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if len(line) > 3]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "modified": dirty}
+
+
+def load_average() -> list[float] | None:
+    import os
+
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def default_results_dir(dataset: Path, opp: bool) -> Path:
@@ -656,6 +681,7 @@ def run_eval(opts: EvalOptions) -> dict:
     from rag.baseline import BaselinePipeline
 
     started = time.perf_counter()
+    load_start = load_average()
     user = load_settings()
     dataset = Path(opts.dataset or DEFAULT_DATASET)
     rows = read_jsonl(dataset)
@@ -755,6 +781,10 @@ def run_eval(opts: EvalOptions) -> dict:
         "depth": opts.depth,
         "warnings": warnings,
         "seconds": round(time.perf_counter() - started, 1),
+        "code": code_state(),
+        "cpus": __import__("os").cpu_count(),
+        "loadavg_start": load_start,
+        "loadavg_end": load_average(),
     }
     summary["meta"] = meta
     full = {**summary, **extra, "questions": [
@@ -786,16 +816,21 @@ ANSWER_ROWS = ["citation_precision", "evidence_coverage", "refusal_accuracy", "f
 
 def markdown_report(full: dict) -> str:
     meta, ours, base = full["meta"], full["ours"], full["baseline"]
+    ob, bb = meta["ours_build"], meta["baseline_build"]
     oracle = full.get("baseline_vendor_filtered")
     lines = [
         f"# Evaluation: {Path(meta['dataset']).name}",
         "",
         f"- format: {meta['format']}; questions: {meta['questions']} ({meta['sample']}); corpus: {meta['corpus']} "
         f"({meta['documents']} documents)",
-        f"- ours: clausewise hybrid retrieval + `{meta['backend']}` answers; index {meta['ours_build']}",
+        f"- ours: clausewise hybrid retrieval + `{meta['backend']}` answers; index: {ob['documents']} documents, "
+        f"{ob['chunks']} chunks ({ob['embedded']} texts embedded this run, {ob['seconds']} s)",
         f"- baseline: llama-index SimpleDirectoryReader → SentenceSplitter (defaults) → VectorStoreIndex on Chroma, "
-        f"same embedding model ({meta['embedding_model']}), dense top-k; index {meta['baseline_build']}",
-        f"- index dir: `{meta['index_dir']}`; run took {meta['seconds']} s",
+        f"same embedding model ({meta['embedding_model']}), dense top-k; index: {bb['nodes']} nodes "
+        f"({'reused' if bb['reused'] else 'built'}, {bb['seconds']} s)",
+        f"- index dir: `{meta['index_dir']}`; run took {meta['seconds']} s on {meta.get('cpus')} CPU(s), load average "
+        f"{meta.get('loadavg_start')} → {meta.get('loadavg_end')}; code {meta.get('code', {}).get('commit')} "
+        f"(+ local changes to {', '.join(meta.get('code', {}).get('modified', [])) or 'nothing'})",
         "",
         "## Retrieval",
         "",
@@ -827,8 +862,9 @@ def markdown_report(full: dict) -> str:
         "",
         "## How it is measured",
         "",
-        "- recall@k: fraction of a question's gold evidence pieces held whole by one of the top-k retrieved units "
-        "(PolicyQA: the answer span or any other answer span of the same question); averaged over questions with evidence.",
+        "- recall@k: fraction of a question's gold evidence pieces held whole by the top-k retrieved units (by one unit, "
+        "or by adjacent units together when a quote runs over a clause boundary); PolicyQA: the answer span or any other "
+        "answer span of the same question. Averaged over questions with evidence.",
         "- MRR: 1 / rank of the first unit holding any gold evidence. recall@2000c: the same as recall, keeping only the "
         "first 2,000 characters (whitespace-normalised) of the ranked units' text: a fair budget across chunk sizes.",
         "- ours ranks several vendors (compare questions) round-robin, so k counts units in total, as for the baseline.",

@@ -8,18 +8,27 @@ import re
 from dataclasses import dataclass
 
 from clausewise.embedding import Embedder
-from clausewise.text import normalize_ws, sentence_spans
+from clausewise.text import CJK, normalize_ws, sentence_spans
 from clausewise.types import ScoredChunk
 from rag.lexical import SYNONYMS, tokenize
 
-# Words that say nothing about what is asked in a privacy question.
-GENERIC = frozenset(tokenize("information data personal collect use service services user users inform", keep_stopwords=True))
+# Words that say little about what is asked in a privacy question: they count, but only GENERIC_WEIGHT as much.
+GENERIC = frozenset(tokenize("information data personal collect use service services user users inform give get", keep_stopwords=True))
 
 # Scoring weights and thresholds, calibrated on tests/fixtures/seed_dev.jsonl (see docs/evaluation.md).
 WEIGHT_DENSE, WEIGHT_LEXICAL, WEIGHT_RETRIEVAL = 0.55, 0.30, 0.15
+HEADING_SHARE = 0.4  # share of the lexical match that may come from the clause's headings
+GENERIC_WEIGHT = 0.5  # weight of a generic question word ("information", "data") in the lexical match
+ATTRIBUTE_RATIO = 0.7  # a sentence carrying the asked kind of value (an e-mail for "which e-mail...") goes first
+# when it scores at least this share of the best one
 MIN_COVERAGE = 0.5  # share (idf-weighted) of the question's content words that the evidence clause must cover
-MIN_DENSE = 0.55  # ...unless the sentence is this similar to the question
-COMPANION_RATIO = 0.9  # further sentences must score at least this share of the best one
+MIN_DENSE = 0.7  # ...unless the sentence is this similar to the question
+MIN_RELEVANCE = 0.78  # ...or clause coverage + sentence similarity together reach this
+MIN_RELEVANCE_WITH_VALUE = 0.6  # ...or this much, when the best sentence carries the asked kind of value
+COMPANION_RATIO = 0.9  # a sentence of another clause must score at least this share of the best one to be quoted too
+SAME_CLAUSE_RATIO = 0.75  # a further sentence of the best sentence's own clause needs this share
+CJK_COMPANION_RATIO = 0.95  # Chinese sentences look alike to the (English) embedding model: be stricter
+COMPANION_GAP = 4  # characters: a companion from another section must come from the clause right before or after
 
 
 @dataclass(frozen=True)
@@ -36,20 +45,28 @@ class Sentence:
 
 
 def content_tokens(question: str, vendor_tokens: set[str]) -> list[str]:
-    return [t for t in dict.fromkeys(tokenize(question)) if t not in GENERIC and t not in vendor_tokens]
+    """The question's words that say what is asked: no generic privacy words, vendor names or bare numbers."""
+    return [t for t in dict.fromkeys(tokenize(question)) if t not in GENERIC and t not in vendor_tokens and not t.isdigit()]
 
 
-def coverage(question_tokens: list[str], text: str, idf: dict[str, float]) -> float:
-    """IDF-weighted share of question tokens present in `text` (a synonym counts as present)."""
-    if not question_tokens:
-        return 1.0
+def _weight(token: str, idf: dict[str, float]) -> float:
+    if token in idf:
+        return idf[token]
+    # a Chinese character pair the store never contains is a cut across two words ("息多"), not a topic
+    return 0.0 if CJK.match(token) else max(idf.values(), default=1.0)
+
+
+def coverage(question_tokens: list[str], text: str, idf: dict[str, float], generic: list[str] = ()) -> float:
+    """IDF-weighted share of question tokens present in `text` (a synonym counts as present; `generic` tokens
+    count GENERIC_WEIGHT as much)."""
     present = set(tokenize(text))
     total = hit = 0.0
-    for token in question_tokens:
-        weight = idf.get(token, max(idf.values(), default=1.0))
-        total += weight
-        if token in present or SYNONYMS.get(token, set()) & present:
-            hit += weight
+    for tokens, factor in ((question_tokens, 1.0), (generic, GENERIC_WEIGHT)):
+        for token in tokens:
+            weight = _weight(token, idf) * factor
+            total += weight
+            if token in present or SYNONYMS.get(token, set()) & present:
+                hit += weight
     return hit / total if total else 1.0
 
 
@@ -73,20 +90,44 @@ def score_sentences(
     vectors = embedder.embed([question] + [s.text for s in sentences])
     sims = vectors[1:] @ vectors[0]
     q_tokens = content_tokens(question, vendor_tokens)
+    generic = [t for t in dict.fromkeys(tokenize(question)) if t in GENERIC]
+    kind = asked_attribute(question)
     scored = []
     for sentence, sim in zip(sentences, sims, strict=True):
         heading = " ".join(sentence.scored.chunk.section_path)
-        lexical = coverage(q_tokens, heading + " " + sentence.text, idf)
+        # the clause's headings give context ("Retention"), but the sentence itself must carry most of the match
+        lexical = (1 - HEADING_SHARE) * coverage(q_tokens, sentence.text, idf, generic) + HEADING_SHARE * coverage(
+            q_tokens, heading + " " + sentence.text, idf, generic
+        )
         clause_cov = coverage(q_tokens, sentence.scored.chunk.embed_text, idf)
         score = WEIGHT_DENSE * float(sim) + WEIGHT_LEXICAL * lexical + WEIGHT_RETRIEVAL * sentence.scored.score
         scored.append(Sentence(**{**sentence.__dict__, "score": score, "dense": float(sim), "coverage": clause_cov}))
-    return sorted(scored, key=lambda s: -s.score)
+    scored.sort(key=lambda s: -s.score)
+    if kind:
+        # "which e-mail address...": the best sentence that gives one leads, unless it is much weaker
+        floor = scored[0].score * ATTRIBUTE_RATIO
+        scored.sort(key=lambda s: not (s.score >= floor and has_attribute(kind, s.text, question)))
+    return scored
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|thirty|sixty|ninety)\b", re.I)
+_PHONE = re.compile(r"\+?\d[\d ().-]{7,}\d")
+_STREET = re.compile(r"\b\d+\s+(?:[A-Z0-9][\w.]*\s+){0,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Drive|Suite|Floor)\b")
+_URL = re.compile(r"https?://\S+|\bwww\.\S+")
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|forty-five|sixty|ninety"
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
+_JURISDICTION = re.compile(r"(?i)\bgovern(?:ed|s|ing)?\s+by\b|\bgoverning law\b|\bjurisdiction\b|\bcourts? of\b|\blaws of (?:the )?[A-Z]")
+_TIMEFRAME = re.compile(
+    r"(?i)\bwithin\b|\b(?:business |calendar )?(?:days?|weeks?|months?|hours?)\b|\bpromptly\b|\bimmediately\b|\bwithout (?:undue )?delay\b|"
+    r"\btime ?frame\b|\bas soon as\b"
+)
+# A law named by its title ("... Privacy Act", "Civil Code §", "... Regulation") or a well-known privacy-law acronym.
+_LAW_NAME = re.compile(
+    r"\b(?:[A-Z][a-z]+\s+){1,6}(?:Act|Code|Regulation|Directive|Ordinance|Statute)\b|\bCode\s+§|§\s*\d|"
+    r"\b(?:GDPR|UK GDPR|CCPA|CPRA|COPPA|HIPAA|PIPEDA|LGPD|PIPL|PDPA|APPI|VCDPA|CDPA|CPA|CTDPA|UCPA|FERPA|GLBA|CAN-SPAM|CalOPPA|DPA|ePrivacy)\b"
+)
 _NOT_NAMES = frozenset(
-    ["privacy", "officer", "data", "protection", "policy", "personal", "information", "services", "service", "company", "terms", "united", "states", "european", "general", "regulation", "california", "consumer", "act", "civil", "code", "our", "the", "we", "you", "if", "for"]
+    ["privacy", "officer", "data", "protection", "policy", "personal", "information", "services", "service", "company", "terms", "united", "states", "european", "general", "regulation", "california", "consumer", "act", "civil", "code", "our", "the", "we", "you", "if", "for", "contact", "us", "attn", "help", "center", "customer", "support", "team", "department"]
 )
 
 
@@ -97,30 +138,61 @@ def asked_attribute(question: str) -> str | None:
         return "email"
     if re.search(r"\bhow many\b|\bhow much\b|\bwhat percentage\b|\bnumber of (days|months|years)\b", q):
         return "number"
-    if re.search(r"\b(name of|who is the|named)\b", q) and re.search(r"\b(officer|dpo|person|representative|contact)\b", q):
+    if re.search(r"\b(name of|who is the|named)\b", q) and re.search(r"\b(officer|dpo|person|representative)\b", q):
         return "name"
+    if re.search(r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b", q):
+        return "jurisdiction"
+    if re.search(r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b", q):
+        return "timeframe"
+    if re.search(r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b", q):
+        return "law"
+    if re.search(r"\bcontact (information|info|details)\b|\bhow (can|do|should) i (contact|reach)\b|\bwho (can|do|should) i contact\b", q):
+        return "contact"
     return None
 
 
-def has_attribute(kind: str, text: str) -> bool:
+_ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
+                    "contact": "contact details", "timeframe": "time frame", "law": "named law"}
+
+
+def has_attribute(kind: str, text: str, question: str = "") -> bool:
     if kind == "email":
         return bool(_EMAIL.search(text))
     if kind == "number":
+        unit = re.search(r"\bhow many (\w+?)s?\b", question.lower())
+        if unit and unit.group(1) not in ("time", "way", "kind", "type"):
+            # "how many days": a number of days, not any number ("section 16", "under 13")
+            return bool(re.search(rf"(?i)(?:\d+|\b(?:{_NUMBER_WORDS}))\)?\s+(?:\w+\s+)?{re.escape(unit.group(1))}s?\b", text))
         return bool(_NUMBER.search(text))
     if kind == "name":
         for match in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)", text):
             if not set(match.group(1).lower().split()) <= _NOT_NAMES:
                 return True
         return False
+    if kind == "jurisdiction":
+        return bool(_JURISDICTION.search(text))
+    if kind == "timeframe":
+        return bool(_TIMEFRAME.search(text))
+    if kind == "law":
+        return bool(_LAW_NAME.search(text))
+    if kind == "contact":
+        return bool(_EMAIL.search(text) or _PHONE.search(text) or _STREET.search(text) or _URL.search(text))
     return True
 
 
 def answers_question(question: str, best: Sentence, supporting: list[Sentence]) -> tuple[bool, str]:
     """Does the evidence address what is asked? Returns (answered, reason when not)."""
     kind = asked_attribute(question)
-    if kind and not any(has_attribute(kind, s.text) for s in supporting):
-        return False, f"the policy gives no {'e-mail address' if kind == 'email' else kind} for this"
-    if best.coverage < MIN_COVERAGE and best.dense < MIN_DENSE:
+    if kind and not any(has_attribute(kind, s.text, question) for s in supporting):
+        return False, f"the policy gives no {_ATTRIBUTE_NAMES[kind]} for this"
+    relevance = best.coverage + best.dense
+    relevant = (
+        best.coverage >= MIN_COVERAGE
+        or best.dense >= MIN_DENSE
+        or relevance >= MIN_RELEVANCE
+        or (kind is not None and has_attribute(kind, best.text, question) and relevance >= MIN_RELEVANCE_WITH_VALUE)
+    )
+    if not relevant:
         return False, "no clause addresses what is asked"
     return True, ""
 
@@ -135,11 +207,43 @@ def idf_table(token_lists: list[list[str]]) -> dict[str, float]:
     return {t: math.log(1 + n / c) for t, c in df.items()}
 
 
+def _related(a: Sentence, b: Sentence) -> bool:
+    """Same document and either the same top-level section or neighbouring clauses (nothing but a line between)."""
+    ca, cb = a.scored.chunk, b.scored.chunk
+    if ca.doc_id != cb.doc_id:
+        return False
+    if ca.section_path[:1] and ca.section_path[:1] == cb.section_path[:1]:
+        return True
+    return 0 <= cb.start - ca.end <= COMPANION_GAP or 0 <= ca.start - cb.end <= COMPANION_GAP
+
+
 def pick_sentences(ranked: list[Sentence], limit: int = 3) -> list[Sentence]:
-    """The best sentence plus close runners-up, in document order."""
+    """The best sentence plus close runners-up, in document order.
+
+    A runner-up from the best sentence's own clause needs SAME_CLAUSE_RATIO of its score; one from another clause
+    needs COMPANION_RATIO (CJK_COMPANION_RATIO for Chinese) and must share its section or neighbour its clause. A chosen
+    sentence that ends with a colon ("contact us at:") brings the sentence it introduces.
+    """
     if not ranked:
         return []
     best = ranked[0]
-    chosen = [best] + [s for s in ranked[1:] if s.score >= best.score * COMPANION_RATIO][: limit - 1]
+    clause = best.scored.chunk.clause_id
+    chosen = [best]
+    for s in ranked[1:]:
+        if len(chosen) >= limit:
+            break
+        if s.scored.chunk.clause_id == clause:
+            ratio = SAME_CLAUSE_RATIO
+        elif not _related(best, s):
+            continue
+        else:
+            ratio = CJK_COMPANION_RATIO if CJK.search(s.text) else COMPANION_RATIO
+        if s.score >= best.score * ratio:
+            chosen.append(s)
+    by_position = sorted(ranked, key=lambda s: (s.scored.chunk.doc_id, s.start))
+    for s in list(chosen):
+        if s.text.rstrip().endswith((":", "：")):
+            following = next((n for n in by_position if n.scored.chunk.doc_id == s.scored.chunk.doc_id and n.start >= s.end), None)
+            if following is not None and following not in chosen and following.start - s.end <= 200:
+                chosen.append(following)
     return sorted(chosen, key=lambda s: (s.scored.chunk.doc_id, s.start))
-

@@ -250,6 +250,7 @@ def run_load(url: str, clients: int, duration: float, server_pid: int | None, lo
     log(f"warm-up answer in {warmup_s:.2f}s; starting {clients} clients for {duration:g}s …")
 
     rss_before = rss_mb(server_pid) if server_pid else None
+    load_before = os.getloadavg()
     sampler = RssSampler(server_pid)
     sampler.start()
     results: list[Result] = []
@@ -273,6 +274,9 @@ def run_load(url: str, clients: int, duration: float, server_pid: int | None, lo
     after_s = round(time.monotonic() - started, 3)
 
     latencies = [r.latency_s for r in results if r.ok]
+    # each client's first request lands in the cold start burst (all clients at once, fresh worker threads)
+    first = {id(min(mine, key=lambda r: r.started)) for i in range(clients) if (mine := [r for r in results if r.client == i])}
+    steady = [r.latency_s for r in results if r.ok and id(r) not in first]
     errors = [r for r in results if not r.ok]
     in_window = [r for r in results if r.ok and r.started + r.latency_s <= duration]
     report = {
@@ -300,6 +304,12 @@ def run_load(url: str, clients: int, duration: float, server_pid: int | None, lo
             "mean": round(statistics.fmean(latencies), 3) if latencies else None,
             "min": round(min(latencies), 3) if latencies else None,
         },
+        "latency_s_without_first_burst": {
+            "requests": len(steady),
+            "p50": percentile(steady, 50),
+            "p95": percentile(steady, 95),
+            "max": round(max(steady), 3) if steady else None,
+        },
         "per_client_requests": {str(i): sum(1 for r in results if r.client == i) for i in range(clients)},
         "server_pid": server_pid,
         "server_rss_mb": {
@@ -308,7 +318,15 @@ def run_load(url: str, clients: int, duration: float, server_pid: int | None, lo
             "after_load": rss_after_load,
         },
         "after_load_check": {"ok": after_ok, "latency_s": after_s, "cited_docs": sorted(set(after_docs)), "error": after_why},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "samples": [[r.client, r.started, r.latency_s, r.ok] for r in results],  # client, start s, latency s, ok
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            # 1-minute load average: other work on the machine competes with the app (and the clients run here too)
+            "loadavg_1m_before": round(load_before[0], 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2),
+        },
     }
     return report
 

@@ -175,8 +175,8 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
 
     assert code == 0, err[-3000:]
     summary = json.loads(out)
-    assert EXPECTED_KEYS | ANSWER_KEYS <= set(summary["ours"])
-    assert EXPECTED_KEYS <= set(summary["baseline"])
+    assert set(summary["ours"]) >= EXPECTED_KEYS | ANSWER_KEYS
+    assert set(summary["baseline"]) >= EXPECTED_KEYS
     assert not ANSWER_KEYS & set(summary["baseline"])  # answer metrics are for ours only
     ours = summary["ours"]
     assert ours["questions"] == 3 and ours["questions_with_evidence"] == 2
@@ -197,7 +197,7 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
 
 def test_bench_writes_its_json(tmp_path: Path, ingested_store, capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "bench"
-    code, out, err = run_cli(capsys, "bench", "--scales", "bundled", "--synthetic-sizes", "500", "--queries", "3",
+    code, printed, err = run_cli(capsys, "bench", "--scales", "bundled", "--synthetic-sizes", "500", "--queries", "2",
                              "--embed-sample", "16", "--vector-cache", ingested_store.settings.cache_path, "--results", results, "--json")
 
     assert code == 0, err[-3000:]
@@ -207,7 +207,7 @@ def test_bench_writes_its_json(tmp_path: Path, ingested_store, capsys: pytest.Ca
     assert out["bundled_ingest"]["chunks"] == ingested_store.report.chunks
     for scale in out["scales"]:
         for key in ("ours_retrieve_vendor_ms", "baseline_retrieve_vendor_ms", "extractive_answer_ms", "end_to_end_ms"):
-            assert scale["latency"][key]["n"] == 3 and scale["latency"][key]["p50"] > 0
+            assert scale["latency"][key]["n"] == 2 and scale["latency"][key]["p50"] > 0
     assert out["embedding"]["texts_per_s"] > 0 and out["peak_rss_mb"] > 0
     assert (results / "bench.md").is_file() and (results / "latency_vs_size.png").is_file()
-    assert json.loads(out)["scales"][0]["scale"] == "bundled"
+    assert json.loads(printed)["scales"][0]["scale"] == "bundled"

@@ -6,6 +6,7 @@ the UI's real upload handler and the stand-in Ollama server (no Ollama binary ca
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,14 +171,16 @@ def test_injected_sentence_is_removed_from_an_otherwise_supported_draft(model: t
     assert answer.citations and {c.vendor for c in answer.citations} == {"Kipsu"}
 
 
-def test_model_inventing_a_retention_period_is_not_shown(model: tuple[FakeOllama, Engine]) -> None:
+@pytest.mark.parametrize("citations", ["[1]", "[1][2][3][4][5]"])
+def test_model_inventing_a_retention_period_is_not_shown(model: tuple[FakeOllama, Engine], citations: str) -> None:
     fake, engine = model
-    fake.answer("Kipsu retains data for 30 days [1][2][3][4][5].")
+    fake.answer(f"Kipsu retains personal information for 45 days {citations}.")
 
     answer = engine.ask("How long does Kipsu retain data?")
 
-    assert answer.backend == "extractive"
-    assert "30 days" not in answer.text
+    assert answer.backend == "extractive", answer.text
+    assert "45 days" not in answer.text
+    assert answer.text.startswith("Kipsu's policy says:")
 
 
 # ---- markup in policies ------------------------------------------------------------------------------------
@@ -205,12 +208,13 @@ def test_txt_policy_keeps_markup_as_literal_text(hostile: Hostile) -> None:
 
 # ---- oversized and malicious files -------------------------------------------------------------------------
 def assert_refused_quickly(hostile: Hostile, path: Path, expected: str, seconds: float = 10.0) -> None:
+    """ingest_file reports exactly one error matching the regex `expected`, fast, and the store is unchanged."""
     before = hostile.ingestor.store.ledger()
     started = time.monotonic()
     report = hostile.ingestor.ingest_file(path, vendor="Bomb Co")
     elapsed = time.monotonic() - started
     assert report.documents == 0 and len(report.errors) == 1, report
-    assert expected in report.errors[0]["error"], report.errors[0]["error"]
+    assert re.search(expected, report.errors[0]["error"]), report.errors[0]["error"]
     assert report.errors[0]["error"].startswith(f"{path.name}: ")
     assert elapsed < seconds, f"refusing {path.name} took {elapsed:.1f}s"
     assert hostile.ingestor.store.ledger().keys() == before.keys(), "a refused file must not reach the store"
@@ -225,7 +229,7 @@ def test_50_mb_file_is_refused_with_a_size_message(hostile: Hostile, tmp_path: P
         f.write(line * (50_000_000 // len(line) + 1))
     assert big.stat().st_size >= 50_000_000
 
-    assert_refused_quickly(hostile, big, "file is 50.0 MB, over the 10.0 MB limit", seconds=2.0)
+    assert_refused_quickly(hostile, big, r"file is 50\.0 MB, over the 10(\.0)? MB limit", seconds=2.0)
     with pytest.raises(UploadError, match=r"^The file is 50\.0 MB; the limit is 10 MB\.$"):
         check_size(big, hostile.settings.max_file_mb)
 
@@ -293,10 +297,10 @@ def _content_bomb(path: Path, inflated_bytes: int, with_text: bool = True) -> No
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("5000 blank pages", "PDF declares 5000 pages (limit 500)"),
-        ("page tree claiming 10 million pages", "PDF declares 10000000 pages (limit 500)"),
-        ("5 MB of text operators in one page", "page 1's content expands to 5.0 MB"),
-        ("300 MB content stream", "refused: the PDF exceeds a safety limit of the PDF reader"),
+        ("5000 blank pages", r"PDF declares 5000 pages \(limit 500\)"),
+        ("page tree claiming 10 million pages", r"PDF declares 10000000 pages \(limit 500\)"),
+        ("5 MB of text operators in one page", r"refused: page 1's content expands to 5\.0 MB, .* \(a decompression bomb\?\)"),
+        ("300 MB content stream", r"refused: the PDF exceeds a safety limit of the PDF reader"),
     ],
 )
 def test_pdf_bombs_are_refused_quickly(hostile: Hostile, tmp_path: Path, kind: str, expected: str) -> None:
