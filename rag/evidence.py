@@ -17,7 +17,6 @@ GENERIC = frozenset(tokenize("information data personal collect use service serv
 
 # Scoring weights and thresholds, calibrated on tests/fixtures/seed_dev.jsonl (see docs/evaluation.md).
 WEIGHT_DENSE, WEIGHT_LEXICAL, WEIGHT_RETRIEVAL = 0.55, 0.30, 0.15
-HEADING_SHARE = 0.4  # share of the lexical match that may come from the clause's headings
 GENERIC_WEIGHT = 0.5  # weight of a generic question word ("information", "data") in the lexical match
 ATTRIBUTE_RATIO = 0.7  # a sentence carrying the asked kind of value (an e-mail for "which e-mail...") goes first
 # when it scores at least this share of the best one
@@ -25,7 +24,8 @@ MIN_COVERAGE = 0.5  # share (idf-weighted) of the question's content words that 
 MIN_DENSE = 0.7  # ...unless the sentence is this similar to the question
 MIN_RELEVANCE = 0.78  # ...or clause coverage + sentence similarity together reach this
 MIN_RELEVANCE_WITH_VALUE = 0.6  # ...or this much, when the best sentence carries the asked kind of value
-COMPANION_RATIO = 0.9  # a sentence of another clause must score at least this share of the best one to be quoted too
+MAX_SENTENCES = 4  # most sentences quoted per vendor (a sentence ending in a colon may bring one more)
+COMPANION_RATIO = 0.93  # a sentence of another clause must score at least this share of the best one to be quoted too
 SAME_CLAUSE_RATIO = 0.75  # a further sentence of the best sentence's own clause needs this share
 CJK_COMPANION_RATIO = 0.95  # Chinese sentences look alike to the (English) embedding model: be stricter
 COMPANION_GAP = 4  # characters: a companion from another section must come from the clause right before or after
@@ -95,10 +95,7 @@ def score_sentences(
     scored = []
     for sentence, sim in zip(sentences, sims, strict=True):
         heading = " ".join(sentence.scored.chunk.section_path)
-        # the clause's headings give context ("Retention"), but the sentence itself must carry most of the match
-        lexical = (1 - HEADING_SHARE) * coverage(q_tokens, sentence.text, idf, generic) + HEADING_SHARE * coverage(
-            q_tokens, heading + " " + sentence.text, idf, generic
-        )
+        lexical = coverage(q_tokens, heading + " " + sentence.text, idf, generic)
         clause_cov = coverage(q_tokens, sentence.scored.chunk.embed_text, idf)
         score = WEIGHT_DENSE * float(sim) + WEIGHT_LEXICAL * lexical + WEIGHT_RETRIEVAL * sentence.scored.score
         scored.append(Sentence(**{**sentence.__dict__, "score": score, "dense": float(sim), "coverage": clause_cov}))
@@ -217,7 +214,7 @@ def _related(a: Sentence, b: Sentence) -> bool:
     return 0 <= cb.start - ca.end <= COMPANION_GAP or 0 <= ca.start - cb.end <= COMPANION_GAP
 
 
-def pick_sentences(ranked: list[Sentence], limit: int = 3) -> list[Sentence]:
+def pick_sentences(ranked: list[Sentence], limit: int | None = None) -> list[Sentence]:
     """The best sentence plus close runners-up, in document order.
 
     A runner-up from the best sentence's own clause needs SAME_CLAUSE_RATIO of its score; one from another clause
@@ -226,6 +223,7 @@ def pick_sentences(ranked: list[Sentence], limit: int = 3) -> list[Sentence]:
     """
     if not ranked:
         return []
+    limit = limit or MAX_SENTENCES
     best = ranked[0]
     clause = best.scored.chunk.clause_id
     chosen = [best]

@@ -21,8 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from clausewise.settings import Settings
+from clausewise.store import StoreError
+from rag.api import Engine
 from tests.conftest import CORPUS_DIR, IngestedStore, copy_vector_cache
 from tests.support.fake_ollama import unused_local_url
+
+pytestmark = pytest.mark.slow  # real servers / subprocesses: tens of seconds
 
 CHROMA = Path(sys.executable).with_name("chroma")
 QUESTION = "How long does Kipsu retain data?"
@@ -148,9 +153,14 @@ def test_ingest_ask_restart_and_server_loss(
     assert sum(row["chunks"] for row in status_before["vendors"]) == report["chunks"]
     assert not any(row.get("warnings") for row in status_before["vendors"])
 
+    # a running app (the Engine the UI holds) talking to the same server
+    engine = Engine(Settings(chroma_url=url, data_dir=app_data, backend="extractive"))
+    assert engine.ask(QUESTION).text == first["text"]
+
     # restart the server on the same path: everything is still there
     chroma_server.stop()
     chroma_server.start()
+    assert engine.ask(QUESTION).text == first["text"], "the running app must recover without a restart of its own"
     again = ask_json(run_clausewise, url, app_data)
     assert_cited_kipsu_retention(again)
     assert again["text"] == first["text"]
@@ -164,6 +174,10 @@ def test_ingest_ask_restart_and_server_loss(
 
     # the server dies: a clear one-line error naming the URL and how to start a server, exit code 1
     chroma_server.stop(signal.SIGKILL)
+    with pytest.raises(StoreError) as lost:
+        engine.ask(QUESTION)
+    assert f"in the Chroma store at {url}: " in str(lost.value)
+    assert f"Is the Chroma server running at {url}? Start it with `chroma run --path DIR --port PORT`" in str(lost.value)
     proc = run_clausewise("ask", QUESTION, "--chroma-url", url, "--data-dir", app_data, "--json", env=cli_env())
     assert_server_down_error(proc, url)
 

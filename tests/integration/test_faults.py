@@ -27,6 +27,8 @@ from rag.backends.ollama import clear_reachable_cache
 from tests.conftest import CORPUS_DIR, IngestedStore, copy_vector_cache, make_settings
 from tests.support.fake_ollama import FakeOllama, unused_local_url
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: tens of seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "How long does Kipsu retain data?"
 PARTIAL_REPLY = "Kipsu keeps personal information for as long as needed to provide service to its clients [1]. It also"

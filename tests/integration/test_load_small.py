@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import CORPUS_DIR, IngestedStore, copy_vector_cache
 
+pytestmark = pytest.mark.slow  # real servers / subprocesses: tens of seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "load_test.py"
 
