@@ -56,16 +56,19 @@ def _weight(token: str, idf: dict[str, float]) -> float:
     return 0.0 if CJK.match(token) else max(idf.values(), default=1.0)
 
 
-def coverage(question_tokens: list[str], text: str, idf: dict[str, float], generic: list[str] = ()) -> float:
-    """IDF-weighted share of question tokens present in `text` (a synonym counts as present; `generic` tokens
-    count GENERIC_WEIGHT as much)."""
+def coverage(
+    question_tokens: list[str], text: str, idf: dict[str, float], generic: list[str] = (), context: str = ""
+) -> float:
+    """IDF-weighted share of question tokens present in `text` (a synonym counts as present). `generic` tokens
+    count GENERIC_WEIGHT as much and only in `text`; the others may also be found in `context` (the headings)."""
     present = set(tokenize(text))
+    around = present | set(tokenize(context))
     total = hit = 0.0
-    for tokens, factor in ((question_tokens, 1.0), (generic, GENERIC_WEIGHT)):
+    for tokens, factor, found in ((question_tokens, 1.0, around), (generic, GENERIC_WEIGHT, present)):
         for token in tokens:
             weight = _weight(token, idf) * factor
             total += weight
-            if token in present or SYNONYMS.get(token, set()) & present:
+            if token in found or SYNONYMS.get(token, set()) & found:
                 hit += weight
     return hit / total if total else 1.0
 
@@ -95,7 +98,7 @@ def score_sentences(
     scored = []
     for sentence, sim in zip(sentences, sims, strict=True):
         heading = " ".join(sentence.scored.chunk.section_path)
-        lexical = coverage(q_tokens, heading + " " + sentence.text, idf, generic)
+        lexical = coverage(q_tokens, sentence.text, idf, generic, context=heading)
         clause_cov = coverage(q_tokens, sentence.scored.chunk.embed_text, idf)
         score = WEIGHT_DENSE * float(sim) + WEIGHT_LEXICAL * lexical + WEIGHT_RETRIEVAL * sentence.scored.score
         scored.append(Sentence(**{**sentence.__dict__, "score": score, "dense": float(sim), "coverage": clause_cov}))

@@ -11,15 +11,13 @@ import numpy as np
 
 from clausewise.embedding import Embedder, get_embedder
 from clausewise.settings import Settings
-from clausewise.text import sentence_spans
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import expand, tokenize
 
-
 # BM25 weight of a synonym the question did not use, relative to the question's own words.
 SYNONYM_WEIGHT = 0.4
-SENTENCE_DENSE = 0.5
+LEXICAL_SLOT = True
 
 
 class EmptyStoreError(Exception):
@@ -45,7 +43,6 @@ class Retriever:
         self._embedder = embedder
         self._index: _Index | None = None
         self._lock = threading.Lock()
-        self._sentence_vectors: dict[str, np.ndarray] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -87,16 +84,14 @@ class Retriever:
             return []
         candidates = self.settings.candidates
         lexical = self._bm25_scores(index, question, mask)
-        dense = self._dense_scores(question, vendors, candidates)
+        query = self.embedder.embed([question])[0]
+        dense = self._dense_scores(query, vendors, candidates)
         lexical_top = np.argsort(-lexical)[:candidates]
         pool = {int(i) for i in lexical_top if lexical[i] > 0} | {index.position[c] for c in dense if c in index.position}
         if not pool:
             return []
         missing = [index.chunks[i].chunk_id for i in pool if index.chunks[i].chunk_id not in dense]
-        dense.update(self._dense_for_ids(question, missing))
-        if SENTENCE_DENSE:
-            sentence_best = self._sentence_dense(question, [index.chunks[i] for i in pool])
-            dense = {cid: (SENTENCE_DENSE * sentence_best.get(cid, d) + (1 - SENTENCE_DENSE) * d) for cid, d in dense.items()}
+        dense.update(self._dense_for_ids(query, missing))
         lexical_max = float(lexical.max()) or 1.0
         dense_values = np.array([dense[index.chunks[i].chunk_id] for i in pool])
         low, high = float(dense_values.min()), float(dense_values.max())
@@ -110,7 +105,14 @@ class Retriever:
             fused = weight * (d - low) / span + (1 - weight) * lex
             scored.append(ScoredChunk(chunk=chunk, score=fused, dense=d, lexical=lex))
         scored.sort(key=lambda s: -s.score)
-        return _with_continuations(_dedupe_by_clause(scored), index, k)
+        ranked = _dedupe_by_clause(scored)
+        if LEXICAL_SLOT and len(ranked) > k:
+            # the best keyword match keeps a place even when its embedding is far off (a long, mixed clause)
+            top_lexical = max(ranked, key=lambda s: s.lexical)
+            if top_lexical.lexical > 0 and ranked.index(top_lexical) >= k:
+                ranked.remove(top_lexical)
+                ranked.insert(k - 1, top_lexical)
+        return _with_continuations(ranked, index, k)
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
         """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
@@ -124,45 +126,15 @@ class Retriever:
             scores += SYNONYM_WEIGHT * index.bm25.get_scores(synonyms)
         return np.where(mask, scores, 0.0)
 
-    def _query_vector(self, question: str) -> np.ndarray:
-        return self.embedder.embed([question])[0]
-
-    def _dense_scores(self, question: str, vendors: list[str] | None, n: int) -> dict[str, float]:
+    def _dense_scores(self, query: np.ndarray, vendors: list[str] | None, n: int) -> dict[str, float]:
         where = {"vendor": {"$in": vendors}} if vendors else None
-        result = self.store.chunks.query(
-            query_embeddings=[self._query_vector(question).tolist()], n_results=n, where=where, include=["distances"]
-        )
+        result = self.store.chunks.query(query_embeddings=[query.tolist()], n_results=n, where=where, include=["distances"])
         return {cid: 1.0 - float(dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)}
 
-    def _sentence_dense(self, question: str, chunks: list[Chunk]) -> dict[str, float]:
-        """Per chunk, the similarity of its best-matching sentence (a long clause's one relevant sentence
-        otherwise drowns in its average). Sentence vectors are computed once per chunk and kept."""
-        todo = [c for c in chunks if c.chunk_id not in self._sentence_vectors]
-        if todo:
-            texts, owners = [], []
-            for c in todo:
-                for a, b in sentence_spans(c.text):
-                    texts.append(c.text[a:b]); owners.append(c.chunk_id)
-            vectors = self.embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-            grouped: dict[str, list[np.ndarray]] = {}
-            for owner, vec in zip(owners, vectors, strict=True):
-                grouped.setdefault(owner, []).append(vec)
-            with self._lock:
-                for c in todo:
-                    self._sentence_vectors[c.chunk_id] = np.array(grouped.get(c.chunk_id, []), dtype=np.float32)
-        query = self._query_vector(question)
-        best = {}
-        for c in chunks:
-            vecs = self._sentence_vectors.get(c.chunk_id)
-            if vecs is not None and len(vecs):
-                best[c.chunk_id] = float((vecs @ query).max())
-        return best
-
-    def _dense_for_ids(self, question: str, ids: list[str]) -> dict[str, float]:
+    def _dense_for_ids(self, query: np.ndarray, ids: list[str]) -> dict[str, float]:
         if not ids:
             return {}
         got = self.store.chunks.get(ids=ids, include=["embeddings"])
-        query = self._query_vector(question)
         return {cid: float(np.dot(np.asarray(vec, dtype=np.float32), query)) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
 
 

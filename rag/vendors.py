@@ -43,7 +43,7 @@ def _alias_forms(info: DocumentInfo) -> list[list[str]]:
 
 
 def _token_match(question_token: str, alias_token: str) -> bool:
-    if question_token == alias_token:
+    if question_token in (alias_token, alias_token + "s"):  # "dr kims" without the apostrophe
         return True
     return len(alias_token) >= 5 and difflib.SequenceMatcher(None, question_token, alias_token).ratio() >= 0.84
 
@@ -76,7 +76,7 @@ def detect_vendors(question: str, documents: list[DocumentInfo]) -> VendorDetect
                     if token not in _GENERIC and len(token) >= 3:
                         partial.setdefault(token, set()).add(vendor)
     for token in dict.fromkeys(q_tokens):
-        candidates = partial.get(token, set())
+        candidates = partial.get(token, set()) | partial.get(token.removesuffix("s"), set())  # "kims" as "kim"
         if token in claimed or not candidates:
             continue
         unresolved = sorted(candidates - set(detection.vendors))
@@ -107,7 +107,7 @@ def strip_vendor_names(question: str, documents: list[DocumentInfo]) -> str:
     for match in _WORD.finditer(text):
         tokens = _tokens(match.group())
         token = "".join(tokens)
-        if token and (token in distinctive or token.removesuffix("s") in distinctive or any(_token_match(token, t) for t in distinctive)):
+        if token and any(_token_match(token, t) for t in distinctive):
             before = _TITLE.sub("", text[cursor : match.start()])
             pieces.append(before + " \0 ")
             cursor = match.end()

@@ -23,7 +23,8 @@ class CheckedSentence:
 
 def split_draft(draft: str) -> list[str]:
     """Sentences of a draft answer, keeping each sentence's trailing [n] markers with it."""
-    parts = re.split(r"(?<=[.!?])((?:\s*\[\d{1,2}\])*)\s+", draft.strip())
+    # a split never leaves a "[n]" to start the next piece: "... needed. [1]" at the very end stays one sentence
+    parts = re.split(r"(?<=[.!?])((?:\s*\[\d{1,2}\])*)\s+(?!\[)", draft.strip())
     sentences, i = [], 0
     while i < len(parts):
         sentence = parts[i] + (parts[i + 1] if i + 1 < len(parts) else "")

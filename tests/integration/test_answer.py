@@ -1,0 +1,353 @@
+"""Answering over the real ingested corpus with the real embedding model: what an analyst sees from Engine.
+
+Expectations come from the gold file tests/fixtures/seed_dev.jsonl (its evidence quotes, vendors and types), never
+from hard-coded answer text. Generative backends: the real SmolLM2 GGUF, and a stand-in Ollama server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from clausewise.text import normalize_ws
+from rag.api import NOT_STATED, Engine, UnknownVendorError
+from rag.backends import BackendError
+from rag.backends.ollama import clear_reachable_cache, ollama_base_url
+from rag.retrieve import EmptyStoreError
+from rag.vendors import strip_vendor_names
+from rag.verify import CITATION, check_draft, split_draft
+from tests.support.fake_ollama import FakeOllama, split_pieces, unused_local_url
+from tests.support.models import smollm2_gguf_path
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+SEED = ROOT / "tests" / "fixtures" / "seed_dev.jsonl"
+KIPSU_RETENTION = "How long does Kipsu retain data?"
+# Measured on this set: 51 of 55 gold quotes of single-vendor questions are in the vendor's top 5 (0.93). The misses:
+# one bullet of a kim.cc list, one Chinese clause, and both quotes of the German question (the embedding model is
+# English-only). The bar allows one more miss, so an unrelated tweak does not fail the build but a regression does.
+MIN_SINGLE_VENDOR_RECALL = 0.9
+
+# ---- the gold file ----------------------------------------------------------------------------------------------
+
+MANIFEST = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["document"]
+BY_PREFIX = {d["source_file"][:3]: d for d in MANIFEST}
+RAW = {d["doc_id"]: (CORPUS / d["source_file"]).read_text(encoding="utf-8") for d in MANIFEST}
+ITEMS = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+VENDORS = sorted(d["vendor"] for d in MANIFEST)
+
+
+def gold(item: dict) -> dict[str, list[tuple[str, int, int]]]:
+    """Per vendor, the (doc_id, start, end) spans of the item's gold quotes in the bundled corpus files.
+
+    A gold `file` is the original corpus name: its numeric prefix names the bundled file and, via the manifest,
+    the vendor. Quotes are matched with any run of whitespace standing for any other.
+    """
+    spans: dict[str, list[tuple[str, int, int]]] = {}
+    for evidence in item["evidence"]:
+        doc = BY_PREFIX[evidence["file"][:3]]
+        pattern = r"\s+".join(re.escape(w) for w in normalize_ws(evidence["quote"]).split(" "))
+        match = re.search(pattern, RAW[doc["doc_id"]])
+        assert match, f"{item['id']}: gold quote not found in {doc['source_file']}: {evidence['quote'][:60]}"
+        spans.setdefault(doc["vendor"], []).append((doc["doc_id"], match.start(), match.end()))
+    return spans
+
+
+def item_asking(question: str) -> dict:
+    return next(i for i in ITEMS if i["question"] == question)
+
+
+def overlaps(citation, spans: list[tuple[str, int, int]]) -> bool:
+    return any(citation.document == doc and citation.start < end and start < citation.end for doc, start, end in spans)
+
+
+def covered(results, span: tuple[str, int, int]) -> bool:
+    """A gold quote is retrieved when retrieved chunks of its document cover it, across adjacent chunks too (only
+    whitespace may lie between them)."""
+    doc, start, end = span
+    cursor = start
+    for a, b in sorted((r.chunk.start, r.chunk.end) for r in results if r.chunk.doc_id == doc):
+        if b <= cursor:
+            continue
+        if RAW[doc][cursor:a].strip():
+            return False
+        cursor = b
+        if cursor >= end:
+            return True
+    return False
+
+
+# ---- fixtures -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine(ingested_store) -> Engine:
+    """The extractive engine over the shared store; backend tests patch its settings for the duration of a test."""
+    settings = ingested_store.settings.model_copy(
+        update={"backend": "extractive", "gguf": None, "ollama_host": unused_local_url(), "ollama_timeout": 10.0}
+    )
+    return Engine(settings, ingested_store.store)
+
+
+@pytest.fixture
+def fresh_reachability() -> None:
+    clear_reachable_cache()
+    yield
+    clear_reachable_cache()
+
+
+# ---- extractive answers ------------------------------------------------------------------------------------------
+
+
+def test_the_kipsu_retention_question_cites_kipsus_retention_clause(engine: Engine) -> None:
+    answer = engine.ask(KIPSU_RETENTION)
+
+    assert not answer.refused
+    assert answer.vendors == ["Kipsu"]
+    assert answer.backend == "extractive"
+    spans = gold(item_asking(KIPSU_RETENTION))["Kipsu"]
+    hits = [c for c in answer.citations if overlaps(c, spans)]
+    assert hits, f"no citation overlaps the gold retention quote: {[c.quote[:60] for c in answer.citations]}"
+    for citation in answer.citations:
+        assert citation.vendor == "Kipsu"
+        assert f"[{citation.n}]" in answer.text
+        assert citation.quote == normalize_ws(RAW["kipsu"][citation.start : citation.end])
+        link = urlsplit(citation.url)
+        assert link.path == "/" and citation.url.startswith("/?doc=kipsu&clause=")
+        params = parse_qs(link.query)
+        assert params["doc"] == ["kipsu"]
+        assert params["clause"] == [citation.clause_id]
+        assert params["start"] == [str(citation.start)] and params["end"] == [str(citation.end)]
+    # the answer quotes the policy's own words
+    assert normalize_ws(RAW["kipsu"][hits[0].start : hits[0].end])[:40] in answer.text
+
+
+def test_every_single_vendor_question_finds_its_gold_evidence_in_the_top_5(engine: Engine) -> None:
+    documents = engine.documents()
+    hits, misses = 0, []
+    for item in ITEMS:
+        if item["type"] in ("compare", "unanswerable") or len(item["vendors"]) != 1 or not item["evidence"]:
+            continue
+        vendor = item["vendors"][0]
+        results = engine.retriever.search(strip_vendor_names(item["question"], documents), [vendor])
+        assert len(results) == engine.settings.top_k
+        for span in gold(item)[vendor]:
+            if covered(results, span):
+                hits += 1
+            else:
+                misses.append(f"{item['id']} {vendor}: {RAW[span[0]][span[1] : span[1] + 60]!r}")
+    recall = hits / (hits + len(misses))
+
+    assert recall >= MIN_SINGLE_VENDOR_RECALL, f"recall@5 {recall:.3f}; missed:\n" + "\n".join(misses)
+
+
+def test_a_comparison_over_all_five_vendors_says_not_stated_exactly_where_the_policy_is_silent(engine: Engine) -> None:
+    item = next(i for i in ITEMS if i["type"] == "compare" and sorted(i["vendors"]) == VENDORS)
+    spans = gold(item)
+
+    comparison = engine.compare(item["question"])
+
+    assert [r.vendor for r in comparison.rows] == sorted(VENDORS, key=str.lower)
+    for row in comparison.rows:
+        assert row.stated == (row.vendor in spans), f"{row.vendor}: {row.answer.text[:200]}"
+        if row.stated:
+            assert row.answer.citations and all(c.vendor == row.vendor for c in row.answer.citations)
+            assert any(overlaps(c, spans[row.vendor]) for c in row.answer.citations), row.answer.text[:300]
+        else:
+            assert row.answer.text.startswith(NOT_STATED)
+            assert row.answer.citations == []
+
+
+def test_a_comparison_of_the_named_vendors_cites_each_ones_own_clause(engine: Engine) -> None:
+    item = next(i for i in ITEMS if i["type"] == "compare" and len(i["vendors"]) == 2)
+    spans = gold(item)
+
+    comparison = engine.compare(item["question"], item["vendors"])
+
+    assert [r.vendor for r in comparison.rows] == item["vendors"]
+    for row in comparison.rows:
+        assert row.stated
+        assert any(overlaps(c, spans[row.vendor]) for c in row.answer.citations), row.answer.text[:300]
+        assert {c.vendor for c in row.answer.citations} == {row.vendor}
+
+
+@pytest.mark.parametrize("item", [i for i in ITEMS if i["type"] == "unanswerable"], ids=lambda i: i["id"])
+def test_unanswerable_questions_are_refused_with_the_nearest_clauses(engine: Engine, item: dict) -> None:
+    answer = engine.ask(item["question"])
+
+    assert answer.vendors == item["vendors"]
+    assert answer.refused, f"answered instead of refusing: {answer.text[:300]}"
+    assert "does not say" in answer.text.lower()
+    assert answer.citations == []
+    assert answer.related, "a refusal shows the nearest clauses it looked at"
+    assert {c.vendor for c in answer.related} <= set(item["vendors"])
+
+
+def test_kim_alone_is_reported_as_ambiguous_rather_than_answered(engine: Engine) -> None:
+    answer = engine.ask("What does Kim collect?")
+
+    assert answer.refused
+    assert answer.citations == [] and answer.vendors == []
+    assert "kim.cc" in answer.text and "Dr. Kim's Veterinary Clinic" in answer.text
+    assert any("ambiguous" in notice for notice in answer.notices)
+
+
+def test_an_unknown_vendor_is_an_error_that_lists_the_known_ones(engine: Engine) -> None:
+    with pytest.raises(UnknownVendorError) as raised:
+        engine.ask("How long is data kept?", vendor="Acme Analytics")
+
+    for vendor in VENDORS:
+        assert vendor in str(raised.value)
+    with pytest.raises(UnknownVendorError):
+        engine.compare("How long is data kept?", ["Kipsu", "Acme Analytics"])
+
+
+def test_an_empty_store_is_an_error_not_an_empty_answer(settings_factory) -> None:
+    empty = Engine(settings_factory(backend="extractive"))
+
+    with pytest.raises(EmptyStoreError):
+        empty.ask("How long is data kept?")
+    with pytest.raises(EmptyStoreError):
+        empty.compare("How long is data kept?")
+
+
+def test_ask_stream_yields_tokens_and_ends_with_the_answer(engine: Engine) -> None:
+    events = list(engine.ask_stream("How long does Kalodata keep user data?"))
+
+    assert events[0].kind == "status"
+    assert events[-1].kind == "answer" and events[-1].answer is not None
+    assert [e.kind for e in events].count("answer") == 1
+    tokens = [e.text for e in events if e.kind == "token"]
+    assert len(tokens) > 5
+    assert "".join(tokens) == events[-1].answer.text
+    assert not events[-1].answer.refused and events[-1].answer.citations
+
+
+# ---- generative backends -----------------------------------------------------------------------------------------
+
+
+def assert_every_sentence_is_verified(answer, engine: Engine) -> None:
+    """What the user reads: each sentence cites a clause it was given and that clause supports it."""
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    for marker in CITATION.findall(answer.text):
+        assert int(marker) in numbers
+    clauses = {c.n: c.quote for c in answer.citations}
+    vendor_words = {w.lower() for v in answer.vendors for w in re.findall(r"\w+", v)}
+    checked = check_draft(answer.text, clauses, vendor_words)
+    assert len(checked) == len(split_draft(answer.text))
+    assert all(c.supported and c.citations for c in checked), [(c.text, c.support) for c in checked]
+
+
+def test_gguf_answers_are_verified_or_fall_back_to_the_extractive_answer(engine: Engine, monkeypatch) -> None:
+    monkeypatch.setattr(engine.settings, "gguf", smollm2_gguf_path())
+    monkeypatch.setattr(engine.settings, "max_tokens", 48)
+
+    answer = engine.ask(KIPSU_RETENTION, backend="gguf")
+
+    assert answer.backend in ("gguf", "extractive")
+    if answer.backend == "gguf":
+        assert_every_sentence_is_verified(answer, engine)
+    else:  # the tiny model's draft did not survive verification: the user is told, and gets the policy's words
+        assert any("extractive answer" in notice for notice in answer.notices), answer.notices
+        spans = gold(item_asking(KIPSU_RETENTION))["Kipsu"]
+        assert any(overlaps(c, spans) for c in answer.citations)
+        for quoted in re.findall(r"“(.+?)” \[\d+\]", answer.text):
+            assert quoted in normalize_ws(RAW["kipsu"])
+
+
+def kipsu_retention_clause_number(engine: Engine) -> tuple[int, str]:
+    """The clause number the prompt gives Kipsu's retention clause, and that clause's gold quote."""
+    item = item_asking(KIPSU_RETENTION)
+    doc, start, end = gold(item)["Kipsu"][0]
+    results = engine.retriever.search(strip_vendor_names(KIPSU_RETENTION, engine.documents()), ["Kipsu"])
+    number = next(n for n, r in enumerate(results, 1) if r.chunk.start < end and start < r.chunk.end)
+    return number, normalize_ws(RAW[doc][start:end])
+
+
+def test_ollama_a_faithful_draft_passes_and_cites_the_clause(engine: Engine, monkeypatch, fresh_reachability) -> None:
+    number, quote = kipsu_retention_clause_number(engine)
+    with FakeOllama(f"{quote} [{number}]") as fake:
+        monkeypatch.setattr(engine.settings, "ollama_host", fake.url)
+
+        answer = engine.ask(KIPSU_RETENTION, backend="ollama")
+
+        prompt = fake.chat_requests()[-1]["messages"][1]["content"]
+    assert f"<<<CLAUSE {number} | vendor: Kipsu" in prompt
+    assert answer.backend == "ollama"
+    assert not answer.refused and not answer.notices
+    assert answer.text == f"{quote} [1]"
+    [citation] = answer.citations
+    assert overlaps(citation, gold(item_asking(KIPSU_RETENTION))["Kipsu"])
+    assert_every_sentence_is_verified(answer, engine)
+
+
+def test_ollama_fabricated_citations_and_unsupported_claims_are_removed(
+    engine: Engine, monkeypatch, fresh_reachability
+) -> None:
+    number, quote = kipsu_retention_clause_number(engine)
+    draft = (
+        f"{quote} [{number}] Kipsu deletes all data immediately. [{number}] "
+        "Kipsu shares personal information with its hosting partners. [9]"
+    )
+    with FakeOllama(draft) as fake:
+        monkeypatch.setattr(engine.settings, "ollama_host", fake.url)
+
+        answer = engine.ask(KIPSU_RETENTION, backend="ollama")
+
+    assert "[9]" not in answer.text
+    assert "immediately" not in answer.text
+    assert "hosting partners" not in answer.text
+    assert any("removed 2 sentence(s)" in notice for notice in answer.notices), answer.notices
+    assert answer.backend == "ollama"
+    assert answer.text == f"{quote} [1]"
+    assert_every_sentence_is_verified(answer, engine)
+
+
+def test_ollama_an_unsupported_draft_falls_back_with_a_notice(engine: Engine, monkeypatch, fresh_reachability) -> None:
+    with FakeOllama("Kipsu deletes all data immediately. [1] Kipsu sells browsing histories to brokers. [9]") as fake:
+        monkeypatch.setattr(engine.settings, "ollama_host", fake.url)
+
+        answer = engine.ask(KIPSU_RETENTION, backend="ollama")
+
+    assert answer.backend == "extractive"
+    assert any("extractive answer" in notice for notice in answer.notices), answer.notices
+    assert "immediately" not in answer.text and "brokers" not in answer.text
+    assert any(overlaps(c, gold(item_asking(KIPSU_RETENTION))["Kipsu"]) for c in answer.citations)
+
+
+def test_ollama_streams_tokens_before_the_answer(engine: Engine, monkeypatch, fresh_reachability) -> None:
+    number, quote = kipsu_retention_clause_number(engine)
+    reply = f"{quote} [{number}]"
+    with FakeOllama(reply, pieces=4) as fake:
+        monkeypatch.setattr(engine.settings, "ollama_host", fake.url)
+
+        events = list(engine.ask_stream(KIPSU_RETENTION, backend="ollama"))
+
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "answer" and kinds.count("answer") == 1
+    tokens = [e.text for e in events if e.kind == "token"]
+    assert tokens == split_pieces(reply, 4)  # the draft arrives piece by piece, before the verified answer
+    assert kinds.index("token") < kinds.index("answer")
+    assert events[-1].answer.backend == "ollama" and events[-1].answer.citations
+
+
+def test_ollama_down_auto_falls_back_and_explicit_ollama_is_an_error(
+    engine: Engine, monkeypatch, fresh_reachability
+) -> None:
+    host = unused_local_url()
+    monkeypatch.setattr(engine.settings, "ollama_host", host)
+
+    answer = engine.ask(KIPSU_RETENTION, backend="auto")
+
+    assert answer.backend == "extractive"
+    assert ollama_base_url(host) in answer.backend_reason
+    assert not answer.refused and answer.citations
+    with pytest.raises(BackendError) as raised:
+        engine.ask(KIPSU_RETENTION, backend="ollama")
+    assert ollama_base_url(host) in str(raised.value)

@@ -1,0 +1,143 @@
+"""Hybrid retrieval over the real ingested corpus: Chinese questions, the vendor filter, clause dedup, index reuse."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from clausewise.text import CJK, normalize_ws
+from rag.retrieve import Retriever
+from rag.vendors import strip_vendor_names
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+SEED = ROOT / "tests" / "fixtures" / "seed_dev.jsonl"
+QUESTIONS = [
+    "How long is my data kept?",
+    "Do you sell personal information?",
+    "What cookies are used?",
+    "Who do you share my data with?",
+    "How can I delete my account?",
+    "会保留我的个人信息多久?",
+]
+
+
+def manifest() -> list[dict]:
+    return tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["document"]
+
+
+def gold_spans(item: dict) -> list[tuple[str, int, int]]:
+    """(doc_id, start, end) of each gold quote in the bundled corpus file with the same numeric prefix."""
+    by_prefix = {d["source_file"][:3]: d for d in manifest()}
+    spans = []
+    for evidence in item["evidence"]:
+        doc = by_prefix[evidence["file"][:3]]
+        raw = (CORPUS / doc["source_file"]).read_text(encoding="utf-8")
+        words = normalize_ws(evidence["quote"]).split(" ")
+        pattern = r"\s+".join(re.escape(w) for w in words)
+        match = re.search(pattern, raw)
+        assert match, f"{item['id']}: gold quote not in {doc['source_file']}: {evidence['quote'][:60]}"
+        spans.append((doc["doc_id"], match.start(), match.end()))
+    return spans
+
+
+@pytest.fixture(scope="module")
+def retriever(ingested_store) -> Retriever:
+    return Retriever(ingested_store.settings, ingested_store.store)
+
+
+@pytest.fixture(scope="module")
+def documents(ingested_store):
+    return [entry.info for entry in ingested_store.store.ledger().values()]
+
+
+def chinese_items() -> list[dict]:
+    items = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [i for i in items if CJK.search(i["question"]) and i["evidence"]]
+
+
+@pytest.mark.parametrize("item", chinese_items(), ids=lambda i: i["id"])
+def test_a_chinese_question_retrieves_the_chinese_kalodata_clause(retriever, documents, item: dict) -> None:
+    spans = gold_spans(item)
+    results = retriever.search(strip_vendor_names(item["question"], documents), ["Kalodata"])
+
+    hits = [r for r in results if any(r.chunk.doc_id == d and r.chunk.start < e and s < r.chunk.end for d, s, e in spans)]
+    assert hits, f"{item['question']}: no gold clause in {[r.chunk.clause_id for r in results]}"
+    assert all(r.chunk.lang == "zh" for r in hits)
+    assert results[0].chunk.lang == "zh"  # the Chinese translation, not the English original, comes first
+
+
+def test_a_chinese_question_without_a_vendor_filter_still_finds_the_chinese_text(retriever) -> None:
+    results = retriever.search("如果我关闭 cookie,会有什么影响?")
+
+    assert results[0].chunk.vendor == "Kalodata"
+    assert results[0].chunk.lang == "zh"
+    assert "cookie" in results[0].chunk.text
+
+
+@pytest.mark.parametrize("vendor", [d["vendor"] for d in manifest()])
+def test_the_vendor_filter_never_returns_another_vendors_clause(retriever, vendor: str) -> None:
+    for question in QUESTIONS:
+        results = retriever.search(question, [vendor], k=10)
+
+        assert results, f"nothing retrieved for {vendor}: {question}"
+        assert {r.chunk.vendor for r in results} == {vendor}
+
+
+def test_a_filter_on_two_vendors_stays_within_them(retriever) -> None:
+    results = retriever.search("How long do you keep my data?", ["Kipsu", "Kalodata"], k=20)
+
+    assert {r.chunk.vendor for r in results} <= {"Kipsu", "Kalodata"}
+    assert len({r.chunk.vendor for r in results}) == 2
+
+
+def test_an_unknown_vendor_filter_returns_nothing(retriever) -> None:
+    assert retriever.search("How long do you keep my data?", ["No Such Vendor"]) == []
+
+
+def test_results_are_deduplicated_by_clause_and_ordered(retriever) -> None:
+    for question in QUESTIONS:
+        results = retriever.search(question, None, k=30)
+
+        clauses = [r.chunk.clause_id for r in results]
+        assert len(clauses) == len(set(clauses)), question
+        assert len(results) == 30
+        scores = [r.score for r in results]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_the_bm25_index_is_reused_until_an_ingest_changes_the_store(warm_settings, tmp_path) -> None:
+    from ingest.pipeline import Ingestor
+
+    corpus = tmp_path / "policies"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "manifest.toml", corpus)
+    kipsu = next(d for d in manifest() if d["vendor"] == "Kipsu")
+    shutil.copy(CORPUS / kipsu["source_file"], corpus)
+    ingestor = Ingestor(warm_settings)
+    try:
+        assert not ingestor.ingest_corpus(corpus, progress=False).errors
+        retriever = Retriever(warm_settings, ingestor.store)
+
+        first = retriever.search("How long is data retained?")
+        index = retriever._index
+        second = retriever.search("Who do you share data with?")
+
+        assert retriever._index is index  # nothing changed: the same index object answered both
+        assert {r.chunk.vendor for r in first + second} == {"Kipsu"}
+
+        kalodata = next(d for d in manifest() if d["vendor"] == "Kalodata")
+        shutil.copy(CORPUS / kalodata["source_file"], corpus)
+        assert not ingestor.ingest_corpus(corpus, progress=False).errors
+        after = retriever.search("会保留我的个人信息多久?")
+
+        assert retriever._index is not index  # the ingest changed the store: the index was rebuilt
+        assert after[0].chunk.vendor == "Kalodata"  # and the new document is searchable right away
+        assert len(retriever._index.chunks) > len(index.chunks)
+    finally:
+        ingestor.cache.close()

@@ -1,0 +1,201 @@
+"""Sentence evidence: what a question asks for, which sentences get quoted, and when the policy does not answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from clausewise.embedding import get_embedder
+from clausewise.settings import Settings
+from clausewise.types import Chunk, ScoredChunk
+from rag.evidence import (
+    COMPANION_RATIO,
+    SAME_CLAUSE_RATIO,
+    Sentence,
+    answers_question,
+    asked_attribute,
+    coverage,
+    has_attribute,
+    idf_table,
+    pick_sentences,
+    score_sentences,
+)
+from rag.lexical import tokenize
+
+
+def sentence(
+    text: str,
+    score: float,
+    *,
+    clause: str = "acme/c1",
+    section: tuple[str, ...] = ("Retention",),
+    start: int = 0,
+    chunk_start: int | None = None,
+    chunk_end: int | None = None,
+    dense: float = 0.5,
+    cover: float = 1.0,
+) -> Sentence:
+    """A scored sentence of a made-up Acme clause (offsets are what ordering and neighbourhood look at)."""
+    chunk = Chunk(
+        chunk_id=f"id-{clause}",
+        doc_id="acme",
+        vendor="Acme",
+        lang="zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en",
+        section_path=section,
+        clause_ids=(clause,),
+        start=start if chunk_start is None else chunk_start,
+        end=start + len(text) if chunk_end is None else chunk_end,
+        text=text,
+        embed_text=" ".join(section) + " " + text,
+        content_hash=clause,
+    )
+    return Sentence(ScoredChunk(chunk, 0.8), start, start + len(text), text, score=score, dense=dense, coverage=cover)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What email address should I use to contact Acme?", "email"),
+        ("How many days does Acme keep my data after I close my account?", "number"),
+        ("What is the name of Acme's Data Protection Officer?", "name"),
+        ("Which country's law governs Acme's privacy policy?", "jurisdiction"),
+        ("How quickly will Acme respond to my request?", "timeframe"),
+        ("Which privacy laws are named in the policy?", "law"),
+        ("What is Acme's contact information for privacy questions?", "contact"),
+        ("How long does Acme keep my data?", None),  # "as long as necessary" is an answer: no number required
+        ("Does Acme sell my data?", None),
+    ],
+)
+def test_the_asked_kind_of_value_is_recognised(question: str, kind: str | None) -> None:
+    assert asked_attribute(question) == kind
+
+
+def test_a_number_of_days_must_be_days_not_any_number() -> None:
+    question = "How many days does Acme keep my data?"
+
+    assert has_attribute("number", "We delete your data within 30 days of closure.", question)
+    assert has_attribute("number", "Logs are kept for thirty calendar days.", question)
+    assert not has_attribute("number", "Our Services do not address anyone under 13.", question)
+    assert not has_attribute("number", "See Section 16 for your rights.", question)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("email", "Write to privacy@acme.example with questions.", True),
+        ("email", "Contact us at:", False),
+        ("contact", "Attn: Privacy Officer 100 S 1st Street #583491 Minneapolis, MN 55458-3491", True),
+        ("contact", "Please see the Contact Us section below.", False),
+        ("name", "Our Data Protection Officer is Jane Doe.", True),
+        ("name", "Our Privacy Officer is accountable for compliance.", False),
+        ("jurisdiction", "This policy is governed by the laws of Ireland.", True),
+        ("jurisdiction", "We comply with applicable legal regulations.", False),
+        ("timeframe", "We will respond to such queries within 30 business days.", True),
+        ("timeframe", "We respond to tickets you send us.", False),
+        ("law", 'including the California Consumer Privacy Act ("CCPA")', True),
+        ("law", "We comply with applicable laws.", False),
+    ],
+)
+def test_whether_a_sentence_carries_the_asked_value(kind: str, text: str, expected: bool) -> None:
+    assert has_attribute(kind, text) is expected
+
+
+def test_a_missing_value_means_the_policy_does_not_say() -> None:
+    best = sentence("Our Privacy Officer is accountable for our compliance with this policy.", 0.8, dense=0.6)
+
+    answered, reason = answers_question("What is the name of Acme's Data Protection Officer?", best, [best])
+
+    assert not answered
+    assert "name" in reason
+
+
+def test_unrelated_evidence_is_not_an_answer() -> None:
+    best = sentence("We use cookies to remember your preferences.", 0.4, dense=0.35, cover=0.0)
+
+    answered, reason = answers_question("What does Acme do with my pets' medical records?", best, [best])
+
+    assert not answered
+    assert reason == "no clause addresses what is asked"
+
+
+def test_evidence_that_covers_the_question_answers_it() -> None:
+    best = sentence("We retain account data for as long as your account is active.", 0.8, dense=0.45, cover=1.0)
+
+    assert answers_question("How long does Acme keep account data?", best, [best]) == (True, "")
+
+
+def test_coverage_counts_synonyms_and_weights_rare_words() -> None:
+    texts = ["we retain data", "we retain logs", "cookies are small files", "we share data with partners"]
+    idf = idf_table([tokenize(t) for t in texts])
+
+    assert coverage(tokenize("keep logs"), "We retain logs for a year.", idf) == 1.0  # keep ~ retain
+    assert coverage(tokenize("keep logs"), "We use cookies.", idf) == 0.0
+    assert 0.0 < coverage(tokenize("share cookies"), "We share data with partners.", idf) < 1.0
+
+
+def test_chinese_character_pairs_the_store_never_contains_are_ignored() -> None:
+    idf = idf_table([tokenize("我们会保留您的信息"), tokenize("我们使用cookie")])
+
+    # "多久" (how long) never occurs in the policy text: it cannot count against the clause
+    assert coverage(tokenize("保留信息多久"), "我们会保留您的信息", idf) == 1.0
+
+
+def test_a_runner_up_from_the_same_clause_is_quoted_too() -> None:
+    best = sentence("We retain account data while your account is active.", 1.0, start=0)
+    same = sentence("We may keep it longer for legal obligations.", SAME_CLAUSE_RATIO + 0.01, start=60)
+    weak = sentence("Contact us with questions.", SAME_CLAUSE_RATIO - 0.1, start=120)
+
+    assert pick_sentences([best, same, weak]) == [best, same]
+
+
+def test_another_clause_must_score_nearly_as_well_and_belong_to_the_same_section() -> None:
+    best = sentence("We retain account data while your account is active.", 1.0, clause="acme/c1", start=0)
+    sibling = sentence(
+        "Backups are deleted after 90 days.", COMPANION_RATIO + 0.01, clause="acme/c2", start=500, chunk_start=480
+    )
+    elsewhere = sentence(
+        "We store data on servers in Ireland.", 0.99, clause="acme/c9", section=("Hosting",), start=5000
+    )
+
+    chosen = pick_sentences([best, elsewhere, sibling])
+
+    assert chosen == [best, sibling]  # document order; the high-scoring sentence of another section stays out
+
+
+def test_chinese_sentences_of_other_clauses_need_a_higher_score() -> None:
+    best = sentence("3.1 只要您还在使用我们的服务,我们就会保留您的信息。", 1.0, clause="k/3.1", section=("3",), start=0)
+    close = sentence("3.2 我们仅在有合法的商业目的时保留这些信息。", 0.94, clause="k/3.2", section=("3",), start=40)
+    closer = sentence("3.3 我们还将保留您的数据。", 0.97, clause="k/3.3", section=("3",), start=80)
+
+    assert pick_sentences([best, closer, close]) == [best, closer]
+
+
+def test_a_sentence_ending_with_a_colon_brings_what_it_introduces() -> None:
+    intro = sentence("If you have questions, please contact us at:", 1.0, clause="acme/contact", section=("Contact",), start=0)
+    address = sentence(
+        "Acme Inc., 1 Main Street, Springfield", 0.2, clause="acme/address", section=("Acme",), start=50, chunk_start=48
+    )
+    unrelated = sentence("We use cookies.", 0.1, clause="acme/cookies", section=("Cookies",), start=900)
+
+    assert pick_sentences([intro, address, unrelated]) == [intro, address]
+
+
+def test_at_most_the_limit_is_quoted_in_document_order() -> None:
+    ranked = [sentence(f"Sentence number {i} about retention.", 1.0 - i * 0.01, start=100 - i * 10) for i in range(6)]
+
+    chosen = pick_sentences(ranked, limit=2)
+
+    assert len(chosen) == 2
+    assert [s.start for s in chosen] == sorted(s.start for s in chosen)
+
+
+def test_the_sentence_with_the_asked_value_leads_the_ranking() -> None:
+    embedder = get_embedder(Settings().embedding_model)
+    question = "What email address does Acme give for privacy questions?"
+    vague = sentence("We use your email address to send you newsletters and privacy updates.", 0.0, clause="a/1")
+    exact = sentence("For questions about this policy, write to privacy@acme.example.", 0.0, clause="a/2", start=200)
+    idf = idf_table([tokenize(vague.text), tokenize(exact.text)])
+
+    ranked = score_sentences(question, [vague, exact], embedder, idf, {"acme"})
+
+    assert ranked[0].text == exact.text
+    assert answers_question(question, ranked[0], pick_sentences(ranked))[0]
