@@ -25,9 +25,9 @@ MIN_DENSE = 0.7  # ...unless the sentence is this similar to the question
 MIN_RELEVANCE = 0.78  # ...or clause coverage + sentence similarity together reach this
 MIN_RELEVANCE_WITH_VALUE = 0.6  # ...or this much, when the best sentence carries the asked kind of value
 MAX_SENTENCES = 4  # most sentences quoted per vendor (a sentence ending in a colon may bring one more)
-COMPANION_RATIO = 0.93  # a sentence of another clause must score at least this share of the best one to be quoted too
+COMPANION_RATIO = 0.95  # a sentence of another clause must score at least this share of the best one to be quoted too
 SAME_CLAUSE_RATIO = 0.75  # a further sentence of the best sentence's own clause needs this share
-CJK_COMPANION_RATIO = 0.95  # Chinese sentences look alike to the (English) embedding model: be stricter
+CJK_COMPANION_RATIO = 0.97  # Chinese sentences look alike to the (English) embedding model: be stricter
 COMPANION_GAP = 4  # characters: a companion from another section must come from the clause right before or after
 
 

@@ -4,7 +4,7 @@ filtered to the asked vendor(s). The BM25 index and the chunk table are rebuilt 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bm25s
 import numpy as np
@@ -17,6 +17,7 @@ from rag.lexical import expand, tokenize
 
 # BM25 weight of a synonym the question did not use, relative to the question's own words.
 SYNONYM_WEIGHT = 0.4
+# The best BM25 match always gets a place in the top k (the last one, when fusion ranked it lower).
 LEXICAL_SLOT = True
 
 
@@ -111,7 +112,7 @@ class Retriever:
             top_lexical = max(ranked, key=lambda s: s.lexical)
             if top_lexical.lexical > 0 and ranked.index(top_lexical) >= k:
                 ranked.remove(top_lexical)
-                ranked.insert(k - 1, top_lexical)
+                ranked.insert(k - 1, replace(top_lexical, score=ranked[k - 1].score))  # keeps the order monotone
         return _with_continuations(ranked, index, k)
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:

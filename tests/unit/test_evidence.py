@@ -8,6 +8,7 @@ from clausewise.embedding import get_embedder
 from clausewise.settings import Settings
 from clausewise.types import Chunk, ScoredChunk
 from rag.evidence import (
+    CJK_COMPANION_RATIO,
     COMPANION_RATIO,
     SAME_CLAUSE_RATIO,
     Sentence,
@@ -149,9 +150,7 @@ def test_a_runner_up_from_the_same_clause_is_quoted_too() -> None:
 
 def test_another_clause_must_score_nearly_as_well_and_belong_to_the_same_section() -> None:
     best = sentence("We retain account data while your account is active.", 1.0, clause="acme/c1", start=0)
-    sibling = sentence(
-        "Backups are deleted after 90 days.", COMPANION_RATIO + 0.01, clause="acme/c2", start=500, chunk_start=480
-    )
+    sibling = sentence("Backups are deleted after 90 days.", COMPANION_RATIO, clause="acme/c2", start=500, chunk_start=480)
     elsewhere = sentence(
         "We store data on servers in Ireland.", 0.99, clause="acme/c9", section=("Hosting",), start=5000
     )
@@ -163,8 +162,9 @@ def test_another_clause_must_score_nearly_as_well_and_belong_to_the_same_section
 
 def test_chinese_sentences_of_other_clauses_need_a_higher_score() -> None:
     best = sentence("3.1 只要您还在使用我们的服务,我们就会保留您的信息。", 1.0, clause="k/3.1", section=("3",), start=0)
-    close = sentence("3.2 我们仅在有合法的商业目的时保留这些信息。", 0.94, clause="k/3.2", section=("3",), start=40)
-    closer = sentence("3.3 我们还将保留您的数据。", 0.97, clause="k/3.3", section=("3",), start=80)
+    between = (COMPANION_RATIO + CJK_COMPANION_RATIO) / 2  # enough for English, not for Chinese
+    close = sentence("3.2 我们仅在有合法的商业目的时保留这些信息。", between, clause="k/3.2", section=("3",), start=40)
+    closer = sentence("3.3 我们还将保留您的数据。", CJK_COMPANION_RATIO, clause="k/3.3", section=("3",), start=80)
 
     assert pick_sentences([best, closer, close]) == [best, closer]
 
