@@ -205,9 +205,17 @@ class Store:
     @_guarded("read the chunks")
     def all_chunks(self) -> list[Chunk]:
         """Every chunk in the store (for BM25 and the viewer), in document order."""
-        result = self.chunks.get(include=["metadatas", "documents"])
+        return self.all_chunks_with_vectors(vectors=False)[0]
+
+    @_guarded("read the chunks")
+    def all_chunks_with_vectors(self, vectors: bool = True) -> tuple[list[Chunk], np.ndarray]:
+        """Every chunk in document order, and (when asked) their embedding rows in the same order."""
+        include = ["metadatas", "documents"] + (["embeddings"] if vectors else [])
+        result = self.chunks.get(include=include)
         chunks = [chunk_from_record(i, m, d) for i, m, d in zip(result["ids"], result["metadatas"], result["documents"], strict=True)]
-        return sorted(chunks, key=lambda c: (c.doc_id, c.start))
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].start))
+        matrix = np.asarray(result["embeddings"], dtype=np.float32)[order] if vectors and chunks else np.zeros((0, 0), np.float32)
+        return [chunks[i] for i in order], matrix
 
     @_guarded("count the chunks")
     def count(self) -> int:

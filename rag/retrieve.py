@@ -33,6 +33,7 @@ class _Index:
     vendors: np.ndarray  # vendor name per chunk
     bm25: bm25s.BM25
     following: dict[str, Chunk]  # chunk_id -> the next chunk of the same document
+    vectors: np.ndarray  # embedding row per chunk, to score BM25 candidates Chroma's dense query did not return
 
 
 class Retriever:
@@ -56,7 +57,7 @@ class Retriever:
         version = self.store.version()
         with self._lock:
             if self._index is None or self._index.version != version:
-                chunks = self.store.all_chunks()
+                chunks, vectors = self.store.all_chunks_with_vectors()
                 bm25 = bm25s.BM25()
                 if chunks:
                     bm25.index([tokenize(c.embed_text) or ["_"] for c in chunks], show_progress=False)
@@ -67,6 +68,7 @@ class Retriever:
                     vendors=np.array([c.vendor for c in chunks], dtype=object),
                     bm25=bm25,
                     following=_following(chunks),
+                    vectors=vectors,
                 )
             return self._index
 
@@ -91,8 +93,9 @@ class Retriever:
         pool = {int(i) for i in lexical_top if lexical[i] > 0} | {index.position[c] for c in dense if c in index.position}
         if not pool:
             return []
-        missing = [index.chunks[i].chunk_id for i in pool if index.chunks[i].chunk_id not in dense]
-        dense.update(self._dense_for_ids(query, missing))
+        for i in pool:
+            if index.chunks[i].chunk_id not in dense:
+                dense[index.chunks[i].chunk_id] = float(index.vectors[i] @ query)
         lexical_max = float(lexical.max()) or 1.0
         dense_values = np.array([dense[index.chunks[i].chunk_id] for i in pool])
         low, high = float(dense_values.min()), float(dense_values.max())
@@ -131,12 +134,6 @@ class Retriever:
         where = {"vendor": {"$in": vendors}} if vendors else None
         result = self.store.chunks.query(query_embeddings=[query.tolist()], n_results=n, where=where, include=["distances"])
         return {cid: 1.0 - float(dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)}
-
-    def _dense_for_ids(self, query: np.ndarray, ids: list[str]) -> dict[str, float]:
-        if not ids:
-            return {}
-        got = self.store.chunks.get(ids=ids, include=["embeddings"])
-        return {cid: float(np.dot(np.asarray(vec, dtype=np.float32), query)) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
 
 
 def _dedupe_by_clause(scored: list[ScoredChunk]) -> list[ScoredChunk]:
