@@ -224,17 +224,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(result: dict, summary_text, as_json: bool) -> int:
+    """Print a run's result as JSON or as its human summary."""
+    if as_json:
+        _print_json(result)
+    else:
+        print(summary_text(result))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluate import EvalOptions, run_eval, summary_text
 
     opts = EvalOptions(dataset=args.dataset, corpus=args.corpus, with_opp115=args.with_opp115, opp115=args.opp115,
                        limit=args.limit, backend=args.backend, results=args.results, vector_cache=args.vector_cache)
-    summary = run_eval(opts)
-    if args.json:
-        _print_json(summary)
-    else:
-        print(summary_text(summary))
-    return 0
+    return _report(run_eval(opts), summary_text, args.json)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -242,12 +246,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     opts = BenchOptions(scales=args.scales, synthetic_sizes=args.synthetic_sizes, results=args.results, corpus=args.corpus,
                         opp115=args.opp115, queries=args.queries, embed_sample=args.embed_sample, vector_cache=args.vector_cache)
-    result = run_bench(opts)
-    if args.json:
-        _print_json(result)
-    else:
-        print(summary_text(result))
-    return 0
+    return _report(run_bench(opts), summary_text, args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
