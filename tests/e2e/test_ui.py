@@ -369,5 +369,6 @@ def test_login_is_required_when_auth_is_set(app_url, start_app, new_page):
     page.wait_for_selector("text=Incorrect Credentials")
     assert page.locator("#cw-question").count() == 0
     login("s3cret-pass")
-    page.wait_for_selector("#cw-question textarea")
+    # the app is there after login; the deep link then switches to the viewer tab, hiding the chat box
+    page.wait_for_selector("#cw-question textarea", state="attached")
     assert KIPSU_CLAUSE in wait_marked(page, KIPSU_CLAUSE)  # the deep link survives the login
