@@ -19,6 +19,8 @@ import clausewise.offline  # noqa: F401
 from clausewise.settings import Settings
 from clausewise.types import Chunk, DocumentInfo
 
+READ_PAGE = 10_000  # records per Chroma get() when reading a whole collection
+
 
 class StoreError(Exception):
     """The vector store cannot be opened or reached; the message says what to do."""
@@ -211,10 +213,16 @@ class Store:
     def all_chunks_with_vectors(self, vectors: bool = True) -> tuple[list[Chunk], np.ndarray]:
         """Every chunk in document order, and (when asked) their embedding rows in the same order."""
         include = ["metadatas", "documents"] + (["embeddings"] if vectors else [])
-        result = self.chunks.get(include=include)
-        chunks = [chunk_from_record(i, m, d) for i, m, d in zip(result["ids"], result["metadatas"], result["documents"], strict=True)]
+        chunks: list[Chunk] = []
+        rows: list[np.ndarray] = []
+        # paged: one get() of a large collection exceeds SQLite's variable limit (fails near 40,000 records)
+        for offset in range(0, self.chunks.count(), READ_PAGE):
+            page = self.chunks.get(include=include, limit=READ_PAGE, offset=offset)
+            chunks += [chunk_from_record(i, m, d) for i, m, d in zip(page["ids"], page["metadatas"], page["documents"], strict=True)]
+            if vectors and page["ids"]:
+                rows.append(np.asarray(page["embeddings"], dtype=np.float32))
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].start))
-        matrix = np.asarray(result["embeddings"], dtype=np.float32)[order] if vectors and chunks else np.zeros((0, 0), np.float32)
+        matrix = np.concatenate(rows)[order] if rows else np.zeros((0, 0), np.float32)
         return [chunks[i] for i in order], matrix
 
     @_guarded("count the chunks")

@@ -499,3 +499,16 @@ def test_killed_ingest_resumes_to_the_same_store_as_a_clean_ingest(
     assert {e["status"] for e in final["ledger"].values()} == {"done"}
     assert len(final["ledger"]) == n_docs
     assert sum(e["chunks"] for e in final["ledger"].values()) == final["count"]
+
+
+def test_whole_store_reads_are_paged_and_complete(ingested_store, monkeypatch) -> None:
+    """Large stores are read in pages (one get() of ~40k records exceeds SQLite's limit); pages lose nothing."""
+    import clausewise.store as store_module
+
+    store = ingested_store.store
+    whole, vectors = store.all_chunks_with_vectors()
+    monkeypatch.setattr(store_module, "READ_PAGE", 37)
+    paged, paged_vectors = store.all_chunks_with_vectors()
+    assert [c.chunk_id for c in paged] == [c.chunk_id for c in whole]
+    assert len(paged) == store.count() and paged_vectors.shape == vectors.shape
+    assert (paged_vectors == vectors).all()
