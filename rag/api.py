@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import quote as urlquote
 
 import clausewise.offline  # noqa: F401
@@ -37,39 +37,9 @@ from rag.lexical import tokenize
 from rag.prompts import PromptSource, build_messages
 from rag.retrieve import EmptyStoreError, Retriever
 from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
-from rag.verify import MIN_SUPPORT, check_draft, support_score
+from rag.verify import check_draft
 
 NOT_STATED = "Not stated in this policy"
-
-# Words that change what a clause commits to ("deletes all data immediately", "keeps it for 30 days"). The lexical
-# check lets one unsupported word through in a short sentence; a draft sentence may use these only when a clause
-# it cites uses them too (a number must appear as is; a long word may differ in its ending: immediate/immediately).
-_SPECIFIC = re.compile(
-    r"(?i)\b(?:immediately|instantly|promptly|permanently|irreversibly|forever|never|always|all|every|none|entirely|"
-    r"completely|fully|automatically|guarantee[sd]?|\d+(?:[.,]\d+)?)\b"
-)
-
-
-def unsupported_specifics(sentence: str, clause_texts: list[str]) -> list[str]:
-    """Absolute qualifiers and numbers of a draft sentence that none of its cited clauses contains."""
-    present = " ".join(clause_texts).lower()
-    missing = []
-    for word in dict.fromkeys(m.group(0).lower() for m in _SPECIFIC.finditer(sentence)):
-        stem = word if len(word) <= 5 or word[0].isdigit() else word[: max(5, len(word) - 3)]
-        pattern = rf"(?<![\w.,]){re.escape(stem)}(?![\d])" if word[0].isdigit() else rf"\b{re.escape(stem)}" + (r"\b" if stem == word else "")
-        if not re.search(pattern, present):
-            missing.append(word)
-    return missing
-
-
-def grounded(sentence: str, cited: list[str], vendor_words: set[str]) -> bool:
-    """One cited clause must both support the sentence lexically and contain its qualifiers and numbers.
-
-    (Support from one clause and "30" from another would turn "we answer within 30 days" into a retention period.)
-    """
-    content = " ".join(w for w in sentence.split() if w.lower().strip(".,'’s") not in vendor_words)
-    return any(support_score(content, text) >= MIN_SUPPORT and not unsupported_specifics(sentence, [text]) for text in cited)
-
 
 class UnknownVendorError(ValueError):
     """The vendor the user named is not in the store."""
@@ -334,9 +304,6 @@ class Engine:
         draft = "".join(pieces).strip()
         clauses = {n: i.chunk.text for n, i in enumerate(items, 1)}
         checked = check_draft(draft, clauses, self._vendor_words(list(groups)))
-        vendor_words = self._vendor_words(list(groups))
-        checked = [c if not c.supported or grounded(c.text, [clauses[n] for n in c.citations], vendor_words) else replace(c, supported=False)
-                   for c in checked]
         timings["verify"] = time.perf_counter() - t
         supported = [c for c in checked if c.supported]
         dropped = len(checked) - len(supported)

@@ -13,6 +13,27 @@ CITATION = re.compile(r"\[(\d{1,2})\]")
 MIN_SUPPORT = 0.6
 
 
+# Words that change what a clause commits to ("deletes all data immediately", "keeps it for 30 days"). The lexical
+# check lets one unsupported word through in a short sentence; a draft sentence may use these only when a clause
+# it cites uses them too (a number must appear as is; a long word may differ in its ending: immediate/immediately).
+_SPECIFIC = re.compile(
+    r"(?i)\b(?:immediately|instantly|promptly|permanently|irreversibly|forever|never|always|all|every|none|entirely|"
+    r"completely|fully|automatically|guarantee[sd]?|\d+(?:[.,]\d+)?)\b"
+)
+
+
+def unsupported_specifics(sentence: str, clause_texts: list[str]) -> list[str]:
+    """Absolute qualifiers and numbers of a draft sentence that none of its cited clauses contains."""
+    present = " ".join(clause_texts).lower()
+    missing = []
+    for word in dict.fromkeys(m.group(0).lower() for m in _SPECIFIC.finditer(sentence)):
+        stem = word if len(word) <= 5 or word[0].isdigit() else word[: max(5, len(word) - 3)]
+        pattern = rf"(?<![\w.,]){re.escape(stem)}(?![\d])" if word[0].isdigit() else rf"\b{re.escape(stem)}" + (r"\b" if stem == word else "")
+        if not re.search(pattern, present):
+            missing.append(word)
+    return missing
+
+
 @dataclass(frozen=True)
 class CheckedSentence:
     text: str  # without citation markers
@@ -57,6 +78,9 @@ def check_draft(draft: str, clauses: dict[int, str], vendor_words: set[str]) -> 
             checked.append(CheckedSentence(text, numbers, 1.0, False))
             continue
         stripped = " ".join(w for w in text.split() if w.lower().strip(".,'’s") not in vendor_words)
-        support = max((support_score(stripped, clauses[n]) for n in numbers), default=0.0)
-        checked.append(CheckedSentence(text, numbers, support, bool(numbers) and support >= MIN_SUPPORT))
+        scores = {n: support_score(stripped, clauses[n]) for n in numbers}
+        # one cited clause must both support the sentence and contain its qualifiers and numbers: support from one
+        # clause and "30" from another would turn "we answer within 30 days" into a retention period
+        grounded = any(s >= MIN_SUPPORT and not unsupported_specifics(text, [clauses[n]]) for n, s in scores.items())
+        checked.append(CheckedSentence(text, numbers, max(scores.values(), default=0.0), grounded))
     return checked
