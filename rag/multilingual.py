@@ -1,0 +1,66 @@
+"""Questions that are not in English: dense scores from the multilingual index (clausewise.multilingual), the
+embedder that scores sentences against such a question, and the notice that an answer quotes the policy in its own
+language."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from clausewise.language import detect_language, language_name
+from clausewise.multilingual import MultilingualIndex, get_multilingual_embedder
+from clausewise.settings import Settings
+from clausewise.store import Store
+
+
+class MultilingualRetrieval:
+    """Dense retrieval over the multilingual index; its vectors are held in memory per store version."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.index = MultilingualIndex(settings, store)
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
+
+    def matrix(self, index) -> np.ndarray:
+        """Multilingual rows aligned with the retriever's chunk table (`index.chunks`)."""
+        with self._lock:
+            if self._version != index.version:
+                self._matrix = self.index.vectors([c.chunk_id for c in index.chunks])
+                self._version = index.version
+            return self._matrix
+
+    def dense(self, question: str, index, mask: np.ndarray, n: int) -> tuple[dict[str, float], Callable[[int], float]]:
+        """The top-n masked chunks by multilingual similarity, and a scorer for any other chunk position."""
+        matrix = self.matrix(index)
+        query = self.index.embedder.embed([question])[0]
+        scores = matrix @ query
+        top = np.argsort(-np.where(mask, scores, -np.inf))[:n]
+        dense = {index.chunks[i].chunk_id: float(scores[i]) for i in top if mask[i]}
+        return dense, lambda i: float(scores[i])
+
+
+def sentence_embedder(settings: Settings, question: str, default):
+    """The embedder that scores sentences against `question`: the multilingual one unless it is English."""
+    if settings.multilingual_model and detect_language(question) != "en":
+        return get_multilingual_embedder(settings.multilingual_model)
+    return default
+
+
+def language_notice(question: str, quoted_languages: Iterable[str]) -> str | None:
+    """'Quoted in the policy's language (English); the question was in German.' when they differ, else None."""
+    asked = detect_language(question)
+    quoted = [lang for lang in dict.fromkeys(quoted_languages) if lang]
+    if not quoted or quoted == [asked]:
+        return None
+    names = " and ".join(language_name(lang) for lang in quoted)
+    return f"Quoted in the policy's language ({names}); the question was in {language_name(asked)}."
+
+
+def quoted_languages(citations, groups) -> list[str]:
+    """Languages of the clauses an answer cites (from the retrieved chunks), in citation order."""
+    lang_of = {(i.chunk.doc_id, i.chunk.clause_id): i.chunk.lang for items in groups.values() for i in items}
+    return [lang_of.get((c.document, c.clause_id), "") for c in citations]
