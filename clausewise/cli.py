@@ -245,7 +245,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rag.bench import BenchOptions, run_bench, summary_text
 
     opts = BenchOptions(scales=args.scales, synthetic_sizes=args.synthetic_sizes, results=args.results, corpus=args.corpus,
-                        opp115=args.opp115, queries=args.queries, embed_sample=args.embed_sample, vector_cache=args.vector_cache)
+                        opp115=args.opp115, queries=args.queries, embed_sample=args.embed_sample, vector_cache=args.vector_cache,
+                        chroma_server=not args.no_chroma_server)
     return _report(run_bench(opts), summary_text, args.json)
 
 
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embed-sample", type=int, default=256, help="texts embedded for the embedding throughput")
     p.add_argument("--results", type=Path, help="output folder (default: results/bench/)")
     p.add_argument("--vector-cache", type=Path, help="seed the bench stores' embedding cache (ingest then skips embedding)")
+    p.add_argument("--no-chroma-server", action="store_true", help="skip serving the synthetic stores with `chroma run`")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
     return parser

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,15 +51,32 @@ class Embedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+    def embed(self, texts: Sequence[str], threads: int | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text; `threads` caps torch's threads for this call only."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        with self._lock, torch_threads(threads):
             vectors = self._model.encode(
                 list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run torch with `threads` intra-op threads (None: unchanged). One short text on 2 threads of a busy 2-core
+    machine waits for the second core (200-500 ms instead of 15-30 ms), so query-time embedding uses 1."""
+    if not threads:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 _EMBEDDERS_LOCK = threading.Lock()
@@ -83,8 +102,18 @@ class VectorCache:
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS marks (model TEXT, key TEXT, PRIMARY KEY (model, key))")
         self._lock = threading.Lock()
         self.misses = 0  # texts embedded because they were not cached
+
+    def marked(self, key: str) -> bool:
+        """Whether `mark(key)` was called (e.g. all sentences of a document version are cached)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM marks WHERE model = ? AND key = ?", (self.model_name, key)).fetchone() is not None
+
+    def mark(self, key: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (self.model_name, key))
 
     def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -109,15 +138,20 @@ class VectorCache:
         self._db.close()
 
 
+EMBED_GROUP = 8  # batches per encode call in embed_cached: texts are sorted by length first, so batches pad less
+
+
 def embed_cached(embedder: Embedder, cache: VectorCache, texts: Sequence[str], on_batch=None) -> np.ndarray:
-    """Vectors for `texts`, embedding only those not in the cache (in batches; `on_batch(n)` after each)."""
+    """Vectors for `texts`, embedding only those not in the cache, longest first so that each batch holds texts of
+    similar length (less padding, same vectors); `on_batch(n)` after each group of EMBED_GROUP batches."""
     hashes = [sha256(t) for t in texts]
     known = cache.get_many(list(dict.fromkeys(hashes)))
     missing = [i for i, h in enumerate(hashes) if h not in known]
-    missing_unique = list(dict.fromkeys(hashes[i] for i in missing))
     text_of = {hashes[i]: texts[i] for i in missing}
-    for start in range(0, len(missing_unique), embedder.batch_size):
-        batch = missing_unique[start : start + embedder.batch_size]
+    missing_unique = sorted(dict.fromkeys(hashes[i] for i in missing), key=lambda h: -len(text_of[h]))
+    group = embedder.batch_size * EMBED_GROUP
+    for start in range(0, len(missing_unique), group):
+        batch = missing_unique[start : start + group]
         vectors = embedder.embed([text_of[h] for h in batch])
         fresh = dict(zip(batch, vectors, strict=True))
         cache.put_many(fresh)
@@ -128,3 +162,60 @@ def embed_cached(embedder: Embedder, cache: VectorCache, texts: Sequence[str], o
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
     return np.stack([known[h] for h in hashes])
+
+
+class QueryEmbedder:
+    """Query-time embedding: texts seen before come from a bounded in-memory LRU (max_entries vectors), clause
+    sentences embedded at ingest from the on-disk vector cache (read only: questions are never written to disk),
+    and only the rest are embedded, on `threads` torch threads. Same interface as Embedder."""
+
+    def __init__(self, embedder: Embedder, cache: VectorCache | None = None, max_entries: int = 4096, threads: int | None = 1) -> None:
+        self.embedder, self.cache = embedder, cache
+        self.model_name, self.batch_size, self.dimension = embedder.model_name, embedder.batch_size, embedder.dimension
+        self.max_entries, self.threads = max(0, max_entries), threads
+        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.disk_hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    def clear(self) -> None:
+        """Forget the in-memory vectors (the on-disk cache stays)."""
+        with self._lock:
+            self._lru.clear()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                if text in self._lru:
+                    self._lru.move_to_end(text)
+                    found[text] = self._lru[text]
+            self.hits += len(found)
+        wanted = [t for t in dict.fromkeys(texts) if t not in found]
+        if wanted and self.cache is not None:
+            by_hash = {sha256(t): t for t in wanted}
+            on_disk = self.cache.get_many(list(by_hash))
+            self.disk_hits += len(on_disk)
+            found.update({by_hash[h]: v for h, v in on_disk.items()})
+            wanted = [t for t in wanted if t not in found]
+        if wanted:
+            self.misses += len(wanted)
+            found.update(zip(wanted, self.embedder.embed(wanted, threads=self.threads), strict=True))
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                self._lru[text] = found[text]
+                self._lru.move_to_end(text)
+            while len(self._lru) > self.max_entries:
+                self._lru.popitem(last=False)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+
+def query_embedder(settings) -> QueryEmbedder:
+    """The query-time embedder for `settings` (the process-wide model behind a bounded LRU and the vector cache)."""
+    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+    cache = VectorCache(settings.cache_path, settings.embedding_model) if settings.sentence_vectors else None
+    return QueryEmbedder(embedder, cache, settings.query_vector_cache, settings.query_threads or None)

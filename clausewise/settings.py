@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, description="Clauses returned by retrieval / used for answers.")
     candidates: int = Field(default=40, description="Dense and BM25 candidates before fusion.")
     dense_weight: float = Field(default=0.6, description="Weight of the normalised dense score in hybrid fusion (BM25 gets 1 - this).")
+    sentence_vectors: bool = Field(default=True, description="Embed every clause sentence at ingest, so an answer embeds only the question.")
+    query_vector_cache: int = Field(default=4096, description="Most query-time vectors (questions, sentences) kept in memory (LRU).")
+    query_threads: int = Field(default=1, description="Torch threads for query-time embedding (1 is fastest on a busy machine); 0 = torch's default.")
 
     # answering
     backend: Backend = Field(default="auto", description="auto | ollama | gguf | extractive.")
@@ -72,6 +75,8 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the UI binds to.")
     port: int = Field(default=7860, description="Port of the UI.")
     auth: str | None = Field(default=None, description="Optional login for the UI as user:password.")
+    malloc_arena_max: int = Field(default=2, description="glibc malloc arenas of `serve` (0 = glibc's default: 8 per core, memory grows with threads).")
+    malloc_trim_s: float = Field(default=10.0, description="Seconds between returns of freed memory to the system in `serve` (0 = never).")
     public_url: str = Field(default="", description="Base URL used in citation deep links (empty = relative links).")
 
     @classmethod

@@ -20,6 +20,7 @@ from clausewise.text import sha256
 from clausewise.types import Document, DocumentInfo
 from ingest.chunk import chunk_clauses
 from ingest.load import IngestError, discover_files, load_document, load_manifest
+from ingest.sentences import embed_sentences, missing_sentences, sentence_texts
 from ingest.structure import extract_clauses
 
 
@@ -34,6 +35,7 @@ class IngestReport:
     removed: int = 0
     chunks: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    sentences_embedded: int = 0  # clause sentences embedded for answering (settings.sentence_vectors)
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embedded: int = 0
@@ -102,6 +104,7 @@ class Ingestor:
         if previous and previous.status == "done" and previous.file_hash == fingerprint:
             report.unchanged += 1
             report.chunks += previous.chunk_count
+            self._sentence_vectors(document, fingerprint, None, report, progress)  # stores ingested before they existed
             return
         clauses = extract_clauses(info.doc_id, document.raw_text)
         chunks = chunk_clauses(
@@ -115,6 +118,7 @@ class Ingestor:
         vectors = embed_cached(self.embedder, self.cache, [c.embed_text for c in chunks], on_batch=bar.update)
         bar.close()
         report.embedded += self.embedder_calls() - before
+        self._sentence_vectors(document, fingerprint, chunks, report, progress)
         entry = LedgerEntry(info, fingerprint, "pending", len(chunks), languages, document.raw_text, str(document.path))
         self.store.mark(entry)
         stale = self.store.chunk_ids(info.doc_id) - {c.chunk_id for c in chunks}
@@ -126,6 +130,20 @@ class Ingestor:
             report.updated += 1
         else:
             report.added += 1
+
+    def _sentence_vectors(self, document: Document, fingerprint: str, chunks, report: IngestReport, progress: bool) -> None:
+        """Cache the vectors of every sentence an answer may quote (settings.sentence_vectors), once per version."""
+        if not self.settings.sentence_vectors or self.cache.marked(fingerprint):
+            return
+        if chunks is None:
+            clauses = extract_clauses(document.info.doc_id, document.raw_text)
+            chunks = chunk_clauses(clauses, document.raw_text, document.info.vendor, self.settings.chunk_min_words,
+                                   self.settings.chunk_max_words)
+        texts = missing_sentences(self.cache, sentence_texts(chunks, document.raw_text))
+        with tqdm(total=len(texts), desc=f"sentences {document.info.doc_id}", unit="text", leave=False,
+                  disable=not progress or not texts) as bar:
+            report.sentences_embedded += embed_sentences(self.embedder, self.cache, texts, on_batch=bar.update)
+        self.cache.mark(fingerprint)
 
     def embedder_calls(self) -> int:
         return self.cache.misses

@@ -8,7 +8,8 @@ Scales:
   into a Chroma collection in a separate data dir, with the same chunks indexed for the llama-index baseline.
 
 At every scale: retrieve p50/p95 (ours: hybrid, vendor-filtered and over all vendors; baseline: llama-index
-dense retriever, file-name filtered and unfiltered), extractive answer p50/p95 and end-to-end ask latency.
+dense retriever, file-name filtered and unfiltered), extractive answer p50/p95 and end-to-end ask latency, the
+load average around each measurement, and, for synthetic scales, the same store served by `chroma run`.
 Everything is written under the results dir (default results/bench/), never into the user's store.
 """
 
@@ -66,6 +67,7 @@ class BenchOptions:
     progress: bool = True
     seed: int = 0
     k: int = 5
+    chroma_server: bool = True  # also measure each synthetic store served by `chroma run` (CLAUSEWISE_CHROMA_URL)
 
 
 def parse_size(token: str) -> int:
@@ -93,6 +95,21 @@ def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (getrusage; kilobytes on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if platform.system() == "Darwin" else 1024), 1)
+
+
+def rss_mb() -> float | None:
+    """Current resident memory of this process (Linux /proc), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
 def dir_mb(path: Path) -> float:
@@ -147,6 +164,8 @@ def ingest_scale(data_dir: Path, corpus_dir: Path | None, fixed_files: Sequence[
         "policy_mb": round(mb, 3),
         "seconds": round(seconds, 2),
         "chunks_per_s": round(built["chunks"] / seconds, 1),
+        "texts_per_s": round((built["embedded"] + built.get("sentences_embedded", 0)) / seconds, 1),
+        "sentences_embedded": built.get("sentences_embedded", 0),
         "mb_per_s": round(mb / seconds, 4),
         "embedding_cache_seeded": bool(vector_cache),
         "files": files,
@@ -175,7 +194,11 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
     if not pool:
         raise ValueError("the source store is empty: nothing to recombine")
     settings = _settings(data_dir)
+    from rag.evaluate import _seed_vector_cache
+
+    _seed_vector_cache(source_settings.cache_path, settings.cache_path)  # sentence vectors of the real clauses
     store = Store(settings)
+    sentences: set[str] = set()
     pending_ids, pending_vecs, pending_docs, pending_meta, nodes = [], [], [], [], []
 
     def add(chunk: Chunk, vector, info: DocumentInfo) -> None:
@@ -216,7 +239,7 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
         picks = rng.sample(range(len(pool)), n) if n <= len(pool) else rng.choices(range(len(pool)), k=n)
         doc_id, vendor = f"synthetic-{number:05d}", f"synth{number:05d}"
         info = DocumentInfo(doc_id=doc_id, vendor=vendor, source_file=f"{doc_id}.txt", title=vendor, aliases=(vendor,))
-        parts, offset = [], 0
+        parts, offset, doc_chunks = [], 0, []
         for j, idx in enumerate(picks):
             real = pool[idx]
             start, end = offset, offset + len(real.text)
@@ -225,18 +248,34 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
             fake = Chunk(chunk_id=f"{doc_id}-{j:03d}", doc_id=doc_id, vendor=vendor, lang=real.lang,
                          section_path=real.section_path, clause_ids=(f"{doc_id}/c{j:03d}",), start=start, end=end,
                          text=real.text, embed_text=real.embed_text, content_hash=real.content_hash)
+            doc_chunks.append(fake)
             add(fake, vectors[idx], info)
         raw = "\n\n".join(parts) + "\n"
+        if settings.sentence_vectors:
+            from ingest.sentences import sentence_texts
+
+            sentences.update(sentence_texts(doc_chunks, raw))
         langs = tuple(dict.fromkeys(pool[idx].lang for idx in picks))
         store.mark(LedgerEntry(info, sha256(raw), "done", n, langs, raw, ""))
         count += n
     flush()
     bar.close()
+    sentences_embedded = 0
+    if sentences:  # what an ingest of these documents would embed: only sentences the real clauses lack
+        from clausewise.embedding import VectorCache, get_embedder
+        from ingest.sentences import embed_sentences, missing_sentences
+
+        cache = VectorCache(settings.cache_path, settings.embedding_model)
+        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        sentences_embedded = embed_sentences(embedder, cache, missing_sentences(cache, sorted(sentences)))
+        cache.close()
     seconds = time.perf_counter() - started
     stats = {
         "chunks": store.count(),
         "vendors": len(ledger) + number,
         "fake_vendors": number,
+        "sentences": len(sentences),
+        "sentences_embedded": sentences_embedded,
         "seconds": round(seconds, 2),
         "chunks_per_s": round(store.count() / seconds, 1),
         "store_mb": dir_mb(settings.data_dir),
@@ -258,18 +297,28 @@ def measure_latency(settings, baseline, vendors: Sequence[str], files_of: dict[s
     from rag.api import Engine
 
     asked = [(GENERIC_QUESTIONS[i % len(GENERIC_QUESTIONS)], vendors[i % len(vendors)]) for i in range(n)]
-    baseline.search("warm up", None, 1)
-    base_v = [_timed(baseline.search, q, files_of[v], k)[0] for q, v in asked]
-    base_all = [_timed(baseline.search, q, None, k)[0] for q, _ in asked]
-    out: dict = {"baseline_retrieve_vendor_ms": _stats(base_v), "baseline_retrieve_all_ms": _stats(base_all)}
+    out: dict = {"loadavg_start": loadavg()}
+    if baseline is not None:  # on the same torch threads as our query embedding, so both get the same CPU
+        from clausewise.embedding import torch_threads
+
+        with torch_threads(settings.query_threads or None):
+            baseline.search("warm up", None, 1)
+            base_v = [_timed(baseline.search, q, files_of[v], k)[0] for q, v in asked]
+            base_all = [_timed(baseline.search, q, None, k)[0] for q, _ in asked]
+        out |= {"baseline_retrieve_vendor_ms": _stats(base_v), "baseline_retrieve_all_ms": _stats(base_all)}
     try:
         engine = Engine(settings)
         cold_ms, _ = _timed(engine.retriever.search, "warm up", None, 1)  # loads the chunk table and builds BM25
         engine.ask(GENERIC_QUESTIONS[0], vendor=vendors[0], backend="extractive")  # warms the sentence scorer
         ours_v, ours_all, extractive, e2e, retrieve_stage = [], [], [], [], []
+        embedder = engine.retriever.embedder
+        forget = getattr(embedder, "clear", lambda: None)  # each measurement embeds its question afresh
         for question, vendor in tqdm(asked, desc=f"latency {label}", unit="q", disable=not progress):
+            forget()
             ours_v.append(_timed(engine.retriever.search, question, [vendor], k)[0])
+            forget()
             ours_all.append(_timed(engine.retriever.search, question, None, k)[0])
+            forget()
             answer = engine.ask(question, vendor=vendor, backend="extractive")
             extractive.append(answer.timings.get("generate", 0.0) * 1000)
             retrieve_stage.append(answer.timings.get("retrieve", 0.0) * 1000)
@@ -277,14 +326,58 @@ def measure_latency(settings, baseline, vendors: Sequence[str], files_of: dict[s
     except Exception as exc:  # a scale ours cannot serve is a result too: record it, keep the other scales
         out["ours_error"] = f"{exc.__class__.__name__}: {exc}"
         return out
-    return out | {
+    out |= {
         "cold_first_query_ms": round(cold_ms, 1),
         "ours_retrieve_vendor_ms": _stats(ours_v),
         "ours_retrieve_all_ms": _stats(ours_all),
         "ask_retrieve_stage_ms": _stats(retrieve_stage),
         "extractive_answer_ms": _stats(extractive),
         "end_to_end_ms": _stats(e2e),
+        "query_vectors": {"memory_hits": getattr(embedder, "hits", None), "disk_hits": getattr(embedder, "disk_hits", None),
+                          "embedded": getattr(embedder, "misses", None)},
+        "loadavg_end": loadavg(),
     }
+    if out.get("baseline_retrieve_vendor_ms", {}).get("p95"):
+        out["end_to_end_p95_over_baseline_retrieve_p95"] = round(out["end_to_end_ms"]["p95"] / out["baseline_retrieve_vendor_ms"]["p95"], 2)
+    return out
+
+
+def measure_server(settings, vendors: Sequence[str], n: int, k: int, progress: bool, label: str) -> dict:
+    """The same store served by `chroma run` (a copy of its files), through CLAUSEWISE_CHROMA_URL."""
+    import socket
+    import subprocess
+    import sys
+
+    folder = settings.data_dir / "chroma-server-copy"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(settings.chroma_path, folder)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chroma = Path(sys.executable).with_name("chroma")
+    log = (settings.data_dir / "chroma-server.log").open("w")
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        server = settings.model_copy(update={"chroma_url": f"http://127.0.0.1:{port}"})
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                from clausewise.store import open_client
+
+                open_client(server)
+                break
+            except Exception:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.5)
+        return measure_latency(server, None, vendors, {}, n, k, progress, f"{label} server")
+    except Exception as exc:  # noqa: BLE001 - recorded, the other measurements stand
+        return {"ours_error": f"{exc.__class__.__name__}: {exc}"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _vendor_files(settings) -> dict[str, list[str]]:
@@ -306,6 +399,38 @@ def machine() -> dict:
     return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
             "python": platform.python_version(), "processor": platform.processor() or platform.machine(),
             "loadavg_start": [round(x, 2) for x in load]}
+
+
+def embedding_throughput(embedder, texts: list[str]) -> dict:
+    """Texts/s of the old ingest path (batches of batch_size in store order, one encode call each) and of the
+    current one (longest first, EMBED_GROUP batches per call), on the same texts and threads, and how far apart
+    the two vectors of each text are."""
+    import numpy as np
+
+    from clausewise.embedding import EMBED_GROUP
+
+    embedder.embed(texts[:8])
+    chars = sum(map(len, texts))
+
+    def old() -> np.ndarray:
+        return np.concatenate([embedder.embed(texts[i : i + embedder.batch_size]) for i in range(0, len(texts), embedder.batch_size)])
+
+    def new() -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        group = embedder.batch_size * EMBED_GROUP
+        rows = np.concatenate([embedder.embed([texts[i] for i in order[j : j + group]]) for j in range(0, len(order), group)])
+        result = np.empty_like(rows)
+        result[order] = rows
+        return result
+
+    before_ms, before = _timed(old)
+    after_ms, after = _timed(new)
+    return {"texts": len(texts), "loadavg": loadavg(),
+            "before": {"seconds": round(before_ms / 1000, 2), "texts_per_s": round(len(texts) / (before_ms / 1000), 1),
+                       "chars_per_s": round(chars / (before_ms / 1000))},
+            "seconds": round(after_ms / 1000, 2), "texts_per_s": round(len(texts) / (after_ms / 1000), 1),
+            "chars_per_s": round(chars / (after_ms / 1000)),
+            "max_abs_vector_difference": float(np.abs(before - after).max())}
 
 
 def run_bench(opts: BenchOptions) -> dict:
@@ -343,11 +468,7 @@ def run_bench(opts: BenchOptions) -> dict:
     # embedding throughput on its own (real clause texts, the configured batch size)
     texts = [c.embed_text for c in Store(bundled_settings).all_chunks()]
     texts = (texts * (opts.embed_sample // max(1, len(texts)) + 1))[: opts.embed_sample]
-    embedder.embed(texts[:8])
-    ms, _ = _timed(embedder.embed, texts)
-    out["embedding"] = {"texts": len(texts), "seconds": round(ms / 1000, 2), "texts_per_s": round(len(texts) / (ms / 1000), 1),
-                        "chars_per_s": round(sum(map(len, texts)) / (ms / 1000)), "batch_size": user.embed_batch_size,
-                        "model": user.embedding_model}
+    out["embedding"] = embedding_throughput(embedder, texts) | {"batch_size": user.embed_batch_size, "model": user.embedding_model}
 
     if "bundled" in named:
         baseline = BaselinePipeline(work / "bundled-baseline", user.embedding_model)
@@ -357,7 +478,7 @@ def run_bench(opts: BenchOptions) -> dict:
                  "baseline_build": build}
         scale["latency"] = measure_latency(bundled_settings, baseline, sorted(files_of), files_of, opts.queries, opts.k,
                                            opts.progress, "bundled")
-        scale["peak_rss_mb"] = peak_rss_mb()
+        scale["peak_rss_mb"], scale["rss_mb"] = peak_rss_mb(), rss_mb()
         out["scales"].append(scale)
 
     if "opp115" in named:
@@ -394,7 +515,10 @@ def run_bench(opts: BenchOptions) -> dict:
                  "baseline_build": baseline_build}
         scale["latency"] = measure_latency(settings, baseline, vendors, files_of, opts.queries, opts.k, opts.progress,
                                            f"{size:,}")
-        scale["peak_rss_mb"] = peak_rss_mb()
+        scale["peak_rss_mb"], scale["rss_mb"] = peak_rss_mb(), rss_mb()
+        del baseline
+        if opts.chroma_server:
+            scale["server_latency"] = measure_server(settings, vendors, opts.queries, opts.k, opts.progress, f"{size:,}")
         out["scales"].append(scale)
 
     out["bundled_ingest"] = bundled
@@ -420,28 +544,36 @@ def markdown_report(out: dict) -> str:
         "",
         f"- machine: {m['cpus']} CPU(s), torch threads {m['torch_threads']}, {m['platform']}, Python {m['python']}; "
         f"load average at start {m['loadavg_start']}, at end {m.get('loadavg_end')}",
-        f"- embedding model {e['model']}: loaded in {out['model_load_ms'] / 1000:.1f} s; {e['texts_per_s']} texts/s "
-        f"({e['chars_per_s']:,} chars/s) on its own, {e['texts']} clause texts, batch {e['batch_size']}",
+        f"- embedding model {e['model']}: loaded in {out['model_load_ms'] / 1000:.1f} s; {e['texts']} clause texts, batch "
+        f"{e['batch_size']}: {e.get('before', {}).get('texts_per_s', '–')} texts/s in store order (before) → "
+        f"**{e['texts_per_s']} texts/s** longest first (after; {e['chars_per_s']:,} chars/s; largest vector difference "
+        f"{e.get('max_abs_vector_difference', 0):.1e}; load average {e.get('loadavg')})",
         f"- bundled ingest: {b['documents']} documents, {b['chunks']} chunks, {b['policy_mb']} MB in {b['seconds']} s = "
-        f"{b['chunks_per_s']} chunks/s, {b['mb_per_s']} MB/s ({b['embedded']} texts embedded"
+        f"{b['chunks_per_s']} chunks/s, {b.get('texts_per_s', '–')} texts/s ({b['embedded']} clause texts + "
+        f"{b.get('sentences_embedded', 0)} sentences embedded"
         f"{'; embedding cache seeded' if b['embedding_cache_seeded'] else ''}); store {b['store_mb']} MB on disk",
         f"- peak RSS of the whole run: {out['peak_rss_mb']} MB; run took {out['seconds']} s; code "
         f"{out.get('code', {}).get('commit')} (+ local changes to {', '.join(out.get('code', {}).get('modified', [])) or 'nothing'})",
         "",
         "| scale | chunks | vendors | build s | store MB | ours retrieve p50/p95 ms (vendor) | baseline p50/p95 (vendor) "
-        "| ours p50/p95 (all vendors) | baseline p50/p95 (all) | extractive answer p50/p95 | end-to-end ask p50/p95 | first query ms | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ours p50/p95 (all vendors) | baseline p50/p95 (all) | extractive stage p50/p95 | **answer (end-to-end ask) p50/p95** "
+        "| answer p95 / baseline p95 | Chroma server: answer p50/p95 | first query ms | peak RSS MB | load average |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in out["scales"]:
         lat = s["latency"]
         build = s.get("ingest") or s.get("build")
+        server = s.get("server_latency", {})
         lines.append(
             f"| {s['scale']} | {s['chunks']:,} | {s['vendors']:,} | {build['seconds']} | {build['store_mb']} "
-            f"| {_p(lat.get('ours_retrieve_vendor_ms'))} | {_p(lat['baseline_retrieve_vendor_ms'])} | {_p(lat.get('ours_retrieve_all_ms'))} "
-            f"| {_p(lat['baseline_retrieve_all_ms'])} | {_p(lat.get('extractive_answer_ms'))} | {_p(lat.get('end_to_end_ms'))} "
-            f"| {lat.get('cold_first_query_ms', '–')} | {s['peak_rss_mb']} |"
+            f"| {_p(lat.get('ours_retrieve_vendor_ms'))} | {_p(lat.get('baseline_retrieve_vendor_ms'))} | {_p(lat.get('ours_retrieve_all_ms'))} "
+            f"| {_p(lat.get('baseline_retrieve_all_ms'))} | {_p(lat.get('extractive_answer_ms'))} | {_p(lat.get('end_to_end_ms'))} "
+            f"| {lat.get('end_to_end_p95_over_baseline_retrieve_p95', '–')} | {_p(server.get('end_to_end_ms')) if server else 'not run'} "
+            f"| {lat.get('cold_first_query_ms', '–')} | {s['peak_rss_mb']} | {lat.get('loadavg_start')} → {lat.get('loadavg_end')} |"
         )
     errors = [f"- **{s['scale']}: ours failed**: {s['latency']['ours_error']}" for s in out["scales"] if "ours_error" in s["latency"]]
+    errors += [f"- **{s['scale']}: Chroma server failed**: {s['server_latency']['ours_error']}" for s in out["scales"]
+               if "ours_error" in s.get("server_latency", {})]
     lines += [
         "",
         *errors,
@@ -449,7 +581,11 @@ def markdown_report(out: dict) -> str:
         "dense only, file-name metadata filter. Synthetic scales index the same chunks (and embeddings) for both.",
         "- build s: ingest (bundled/opp115: load + chunk + embed + write) or synthetic fill (write only, no embedding).",
         "- first query: loading the chunk table and building the BM25 index after a store change (once per process).",
-        "- end-to-end: `Engine.ask(question, vendor=…)` with the extractive backend (vendor given, as the UI's selector).",
+        "- answer: `Engine.ask(question, vendor=…)` end to end with the extractive backend (vendor given, as the UI's "
+        "selector), the question's vector dropped from memory before each ask; extractive stage: sentence scoring alone.",
+        "- answer p95 / baseline p95: our whole answer against the llama-index baseline's vendor-filtered retrieval (it "
+        "has no answerer without an LLM), measured minutes apart in the same process, so shared-machine load hits both.",
+        "- Chroma server: the same store's files served by `chroma run` on loopback, asked through CLAUSEWISE_CHROMA_URL.",
         "",
         "![latency vs corpus size](latency_vs_size.png)",
         "",
@@ -472,9 +608,13 @@ def write_chart(out: dict, path: Path) -> None:
               ("ours retrieve (all vendors)", "ours_retrieve_all_ms", "C0", ":"),
               ("baseline retrieve (vendor)", "baseline_retrieve_vendor_ms", "C1", "-"),
               ("baseline retrieve (all)", "baseline_retrieve_all_ms", "C1", ":"),
-              ("ours end-to-end ask (extractive)", "end_to_end_ms", "C2", "-")]
+              ("ours answer, end to end (extractive)", "end_to_end_ms", "C2", "-"),
+              ("ours answer, Chroma server", "server_end_to_end_ms", "C3", "--")]
     for label, key, color, style in series:
         points = [(x, s["latency"][key]) for x, s in zip(xs, scales, strict=True) if key in s["latency"]]
+        if key == "server_end_to_end_ms":
+            points = [(x, s["server_latency"]["end_to_end_ms"]) for x, s in zip(xs, scales, strict=True)
+                      if "end_to_end_ms" in s.get("server_latency", {})]
         if not points:
             continue
         xk = [x for x, _ in points]
@@ -504,11 +644,13 @@ def write_outputs(out: dict, results: Path) -> None:
 def summary_text(out: dict) -> str:
     b, e = out["bundled_ingest"], out["embedding"]
     lines = [f"bundled ingest: {b['chunks']} chunks in {b['seconds']} s ({b['chunks_per_s']} chunks/s, {b['mb_per_s']} MB/s); "
-             f"embedding {e['texts_per_s']} texts/s; peak RSS {out['peak_rss_mb']} MB"]
+             f"embedding {e.get('before', {}).get('texts_per_s')} -> {e['texts_per_s']} texts/s; peak RSS {out['peak_rss_mb']} MB"]
     for s in out["scales"]:
         lat = s["latency"]
+        server = s.get("server_latency", {})
         lines.append(f"{s['scale']:>18}: {s['chunks']:>7,} chunks  ours {_p(lat.get('ours_retrieve_vendor_ms'))} ms  "
-                     f"baseline {_p(lat['baseline_retrieve_vendor_ms'])} ms  e2e {_p(lat.get('end_to_end_ms'))} ms"
+                     f"baseline {_p(lat.get('baseline_retrieve_vendor_ms'))} ms  answer {_p(lat.get('end_to_end_ms'))} ms"
+                     + (f"  server answer {_p(server.get('end_to_end_ms'))} ms" if server else "")
                      + (f"  OURS FAILED: {lat['ours_error'][:120]}" if "ours_error" in lat else ""))
     lines.append(f"report: {Path(out['results_dir']) / 'bench.md'}")
     return "\n".join(lines)

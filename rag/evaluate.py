@@ -496,6 +496,8 @@ def build_ours(settings, corpus: Corpus, progress: bool) -> dict:
     if report.errors:
         raise EvalError(f"ingest failed for the eval corpus: {report.errors[0]['error']}")
     return {"documents": report.documents, "chunks": report.chunks, "embedded": report.embedded,
+            "sentences_embedded": report.sentences_embedded,
+            "multilingual_embedded": getattr(report, "multilingual_embedded", 0),
             "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from clausewise.embedding import Embedder, get_embedder
+from clausewise.embedding import Embedder, query_embedder
 from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
@@ -51,7 +51,7 @@ class Retriever:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+            self._embedder = query_embedder(self.settings)
         return self._embedder
 
     def index(self) -> _Index:

@@ -550,6 +550,11 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
 
 def serve(settings: Settings, engine: Any = None, block: bool = True) -> gr.Blocks:
     """Build and launch the UI on settings.host:settings.port. With block=False it returns once serving."""
+    from clausewise.memory import Trimmer, limit_malloc_arenas
+
+    limit_malloc_arenas(settings.malloc_arena_max)  # before the worker threads allocate: flat memory under load
+    if settings.malloc_trim_s > 0:
+        Trimmer(settings.malloc_trim_s).start()
     demo = build_app(settings, engine)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
