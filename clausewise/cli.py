@@ -160,7 +160,7 @@ def _print_answer(answer) -> None:
         print(f"note: {notice}", file=sys.stderr)
     sources = answer.citations or answer.related
     if sources:
-        print("\nSources:" if answer.citations else "\nRelated clauses:")
+        print("\nSources:" if answer.citations else "\nClosest clauses (they do not answer the question):")
         for c in sources:
             print(f"  [{c.n}] {c.vendor} — {c.section or '(intro)'} ({c.clause_id}, chars {c.start}-{c.end})")
             print(f"      “{c.quote}”")
@@ -241,6 +241,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return _report(run_eval(opts), summary_text, args.json)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from rag.answerability import WEIGHTS_FILE
+    from rag.calibrate import POLICYQA_DIR, run_calibration, summary_text
+
+    policyqa = None if args.no_policyqa else args.policyqa or POLICYQA_DIR
+    if policyqa is not None and not (Path(policyqa) / "dev.jsonl").is_file():
+        raise SystemExit(f"clausewise: error: PolicyQA dev set not found in {policyqa} (pass --policyqa DIR or --no-policyqa)")
+    result = run_calibration(args.results, policyqa, args.per_policy, args.held_sample,
+                             write=WEIGHTS_FILE if args.write else None, reuse_cases=args.reuse_cases)
+    return _report(result, summary_text, args.json)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from rag.bench import BenchOptions, run_bench, summary_text
 
@@ -311,6 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-cache", type=Path, help="seed the eval index's embedding cache from this embedding-cache.sqlite3")
     p.add_argument("--json", action="store_true", help='print {"ours": {...}, "baseline": {...}} as JSON')
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="fit the refusal decision with cross-validation over the gold sets")
+    p.add_argument("--policyqa", type=Path, help="PolicyQA folder with dev.jsonl and policies/ (default: ../shared/eval/policyqa)")
+    p.add_argument("--no-policyqa", action="store_true", help="calibrate on the bundled-corpus gold sets only")
+    p.add_argument("--per-policy", type=int, default=40, help="PolicyQA questions sampled per tuning policy")
+    p.add_argument("--held-sample", type=int, default=100, help="PolicyQA questions sampled from the held-apart policies")
+    p.add_argument("--results", type=Path, default=Path("results/calibration"), help="output folder (indexes are kept there)")
+    p.add_argument("--reuse-cases", action="store_true", help="refit from the cases of the last run (results/cases.jsonl)")
+    p.add_argument("--write", action="store_true", help="write the fitted weights to rag/answerability.json")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("bench", help="ingest throughput, memory, store size and latency at several corpus sizes")
     p.add_argument("--scales", default="bundled,10k", help="comma-separated: bundled, opp115, and synthetic sizes like 10k, 100k")

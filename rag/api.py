@@ -23,11 +23,12 @@ from clausewise.store import Store
 from clausewise.text import normalize_ws
 from clausewise.types import Answer, Citation, Comparison, ComparisonRow, DocumentInfo, ScoredChunk
 from ingest.chunk import section_label
+from rag.answerability import AnswerabilityModel, Signals, Vocabulary, decide, load_model, measure
 from rag.backends import select_generator
 from rag.backends.base import BackendError, Generator
 from rag.evidence import (
     Sentence,
-    answers_question,
+    complete_lists,
     idf_table,
     pick_sentences,
     score_sentences,
@@ -55,6 +56,33 @@ class StreamEvent:
     answer: Answer | None = None
 
 
+@dataclass(frozen=True)
+class VendorEvidence:
+    """One vendor's best sentences (`picked`) and the refusal decision on them."""
+
+    vendor: str
+    picked: list[Sentence]
+    answered: bool
+    reason: str = ""
+    signals: Signals | None = None
+    probability: float = 0.0
+
+    @property
+    def chosen(self) -> list[Sentence]:
+        """The sentences the answer quotes: none when the policy does not answer."""
+        return self.picked if self.answered else []
+
+
+def cited_spans(chosen: list[Sentence]) -> list[tuple[ScoredChunk, int, int]]:
+    """One citation per clause, in first-quoted order: the clause's item and the span from its first to last sentence."""
+    spans: dict[str, tuple[ScoredChunk, int, int]] = {}
+    for sentence in chosen:
+        clause = sentence.scored.chunk.clause_id
+        item, start, end = spans.get(clause, (sentence.scored, sentence.start, sentence.end))
+        spans[clause] = (item, min(start, sentence.start), max(end, sentence.end))
+    return list(spans.values())
+
+
 @dataclass
 class _Draft:
     text: str
@@ -67,7 +95,7 @@ class _Draft:
 class Engine:
     """Retrieval + answering over one store. Thread-safe; models load lazily, once."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None, answerability: AnswerabilityModel | None = None) -> None:
         self.settings = settings
         self.store = store or Store(settings)
         self.retriever = Retriever(settings, self.store)
@@ -77,6 +105,8 @@ class Engine:
         self._documents: list[DocumentInfo] = []
         self._raw: dict[str, str] = {}
         self._idf: dict[str, float] = {}
+        self._vocabulary: dict[str, Vocabulary] = {}
+        self.answerability = answerability or load_model()
 
     # ---- store views --------------------------------------------------------------------------------
     @property
@@ -101,7 +131,12 @@ class Engine:
             ledger = self.store.ledger()
             self._documents = [e.info for e in ledger.values() if e.status == "done"]
             self._raw = {doc_id: e.raw_text for doc_id, e in ledger.items()}
-            self._idf = idf_table([tokenize(c.embed_text) for c in index.chunks])
+            tokens = [tokenize(c.embed_text) for c in index.chunks]
+            self._idf = idf_table(tokens)
+            by_vendor: dict[str, list[list[str]]] = {}
+            for chunk, chunk_tokens in zip(index.chunks, tokens, strict=True):
+                by_vendor.setdefault(chunk.vendor, []).append(chunk_tokens)
+            self._vocabulary = {vendor: Vocabulary.of(lists) for vendor, lists in by_vendor.items()}
             self._cache_version = index.version
 
     def documents(self) -> list[DocumentInfo]:
@@ -254,35 +289,33 @@ class Engine:
     def _vendor_words(self, vendors: list[str]) -> set[str]:
         return {t for d in self._documents if d.vendor in vendors for a in (d.vendor, *d.aliases) for t in tokenize(a)}
 
-    def _evidence(self, query: str, vendor: str, items: list[ScoredChunk]) -> tuple[list[Sentence], str]:
-        """The chosen sentences for one vendor, or ([], reason) when its policy does not answer."""
+    def evidence(self, query: str, vendor: str, items: list[ScoredChunk]) -> VendorEvidence:
+        """The sentences that answer `query` from one vendor's retrieved clauses, or a refusal with its reason."""
         sentences = split_sentences(items, self._raw)
         all_vendors = [d.vendor for d in self._documents]
-        embedder = sentence_embedder(self.settings, query, self.retriever.embedder)
-        ranked = score_sentences(query, sentences, embedder, self._idf, self._vendor_words(all_vendors))
+        vendor_words = self._vendor_words(all_vendors)
+        embedder = sentence_embedder(self.settings, query, self.retriever.embedder, (i.chunk.lang for i in items))
+        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words)
         if not ranked:
-            return [], "no clauses found"
-        chosen = pick_sentences(ranked)
-        answered, reason = answers_question(query, ranked[0], chosen)
-        return (chosen, "") if answered else ([], reason)
+            return VendorEvidence(vendor, [], False, "no clauses found")
+        chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw)
+        signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])))
+        answered, reason, probability = decide(query, signals, chosen, self.answerability)
+        return VendorEvidence(vendor, chosen, answered, reason, signals, probability)
 
     def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
         """Quote the policy's own sentences that answer the question, attributed and cited."""
         parts, citations, refusals = [], [], []
         numbers: dict[str, int] = {}
         for vendor, items in groups.items():
-            chosen, reason = self._evidence(query, vendor, items)
-            if not chosen:
-                refusals.append(f"{vendor}'s privacy policy does not say ({reason}).")
+            found = self.evidence(query, vendor, items)
+            if not found.answered:
+                refusals.append(f"{vendor}'s privacy policy does not say ({found.reason}).")
                 continue
-            quoted = []
-            for sentence in chosen:
-                clause = sentence.scored.chunk.clause_id
-                if clause not in numbers:
-                    numbers[clause] = len(numbers) + 1
-                    spans = [s for s in chosen if s.scored.chunk.clause_id == clause]
-                    citations.append(self._citation(numbers[clause], sentence.scored, min(s.start for s in spans), max(s.end for s in spans)))
-                quoted.append(f"“{sentence.text}” [{numbers[clause]}]")
+            for item, start, end in cited_spans(found.chosen):
+                numbers[item.chunk.clause_id] = len(numbers) + 1
+                citations.append(self._citation(numbers[item.chunk.clause_id], item, start, end))
+            quoted = [f"“{s.text}” [{numbers[s.scored.chunk.clause_id]}]" for s in found.chosen]
             parts.append(f"{vendor}'s policy says: " + " ".join(quoted))
         if not parts:
             text = " ".join(refusals) if refusals else "The policies in the store do not say."

@@ -762,6 +762,15 @@ def run_eval(opts: EvalOptions) -> dict:
         per_type["baseline"][t] = summarize([base_records[i] for i in idx], [items[i] for i in idx], answers=False)
     summary["ours"]["per_type"] = per_type["ours"]
     summary["baseline"]["per_type"] = per_type["baseline"]
+    from clausewise.language import detect_language
+
+    languages = [detect_language(it.question) for it in items]
+    for system, records in (("ours", ours_records), ("baseline", base_records)):
+        summary[system]["per_language"] = {
+            lang: summarize([records[i] for i, x in enumerate(languages) if x == lang],
+                            [items[i] for i, x in enumerate(languages) if x == lang], answers=system == "ours")
+            for lang in sorted(set(languages))
+        }
     oracle = [(r, it) for r, it in zip(oracle_records, items, strict=True) if r is not None]
     extra = {}
     if oracle:
@@ -859,6 +868,13 @@ def markdown_report(full: dict) -> str:
         b = base["per_type"][t]
         lines.append(f"| {t} | {o['questions']} | {_fmt(o['recall@5'])} | {_fmt(b['recall@5'])} | {_fmt(o['recall@2000c'])} "
                      f"| {_fmt(b['recall@2000c'])} | {_fmt(o['mrr'])} | {_fmt(b['mrr'])} |")
+    lines += ["", "## Per question language", "", "| language | n | ours R@5 | baseline R@5 | ours R@2000c | baseline R@2000c | "
+              "ours refusal acc. | ours false refusals | ours citation precision |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for lang, o in ours.get("per_language", {}).items():
+        b = base["per_language"][lang]
+        lines.append(f"| {lang} | {o['questions']} | {_fmt(o['recall@5'])} | {_fmt(b['recall@5'])} | {_fmt(o['recall@2000c'])} "
+                     f"| {_fmt(b['recall@2000c'])} | {_fmt(o.get('refusal_accuracy'))} | {_fmt(o.get('false_refusal_rate'))} "
+                     f"| {_fmt(o.get('citation_precision'))} |")
     misses = [q["id"] for q in full["questions"] if q["ours"]["ranks"] and recall_at_k(q["ours"]["ranks"], 5) == 0]
     lines += [
         "",

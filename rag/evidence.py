@@ -9,25 +9,23 @@ from dataclasses import dataclass
 
 from clausewise.embedding import Embedder
 from clausewise.text import CJK, normalize_ws, sentence_spans
-from clausewise.types import ScoredChunk
+from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import SYNONYMS, tokenize
 
 # Words that say little about what is asked in a privacy question: they count, but only GENERIC_WEIGHT as much.
 GENERIC = frozenset(tokenize("information data personal collect use service services user users inform give get", keep_stopwords=True))
 
-# Scoring weights and thresholds, calibrated on tests/fixtures/seed_dev.jsonl (see docs/evaluation.md).
+# Sentence-scoring weights, calibrated on tests/fixtures/seed_dev.jsonl (see docs/evaluation.md). Whether the best
+# sentence answers at all is decided in rag/answerability.py.
 WEIGHT_DENSE, WEIGHT_LEXICAL, WEIGHT_RETRIEVAL = 0.55, 0.30, 0.15
 GENERIC_WEIGHT = 0.5  # weight of a generic question word ("information", "data") in the lexical match
 ATTRIBUTE_RATIO = 0.7  # a sentence carrying the asked kind of value (an e-mail for "which e-mail...") goes first
 # when it scores at least this share of the best one
-MIN_COVERAGE = 0.5  # share (idf-weighted) of the question's content words that the evidence clause must cover
-MIN_DENSE = 0.7  # ...unless the sentence is this similar to the question
-MIN_RELEVANCE = 0.78  # ...or clause coverage + sentence similarity together reach this
-MIN_RELEVANCE_WITH_VALUE = 0.6  # ...or this much, when the best sentence carries the asked kind of value
 MAX_SENTENCES = 4  # most sentences quoted per vendor (a sentence ending in a colon may bring one more)
 COMPANION_RATIO = 0.95  # a sentence of another clause must score at least this share of the best one to be quoted too
 SAME_CLAUSE_RATIO = 0.75  # a further sentence of the best sentence's own clause needs this share
 CJK_COMPANION_RATIO = 0.97  # Chinese sentences look alike to the (English) embedding model: be stricter
+MAX_LIST_ITEMS = 12  # most items of a list quoted when a chosen sentence introduces one ("... in the following cases:")
 COMPANION_GAP = 4  # characters: a companion from another section must come from the clause right before or after
 
 
@@ -62,9 +60,13 @@ def coverage(
     """IDF-weighted share of question tokens present in `text` (a synonym counts as present). `generic` tokens
     count GENERIC_WEIGHT as much and only in `text`; the others may also be found in `context` (the headings)."""
     present = set(tokenize(text))
-    around = present | set(tokenize(context))
+    return token_coverage(((question_tokens, 1.0, present | set(tokenize(context))), (generic, GENERIC_WEIGHT, present)), idf)
+
+
+def token_coverage(groups, idf: dict[str, float]) -> float:
+    """IDF-weighted share of tokens found: `groups` holds (tokens, weight factor, set of tokens to find them in)."""
     total = hit = 0.0
-    for tokens, factor, found in ((question_tokens, 1.0, around), (generic, GENERIC_WEIGHT, present)):
+    for tokens, factor, found in groups:
         for token in tokens:
             weight = _weight(token, idf) * factor
             total += weight
@@ -111,8 +113,16 @@ def score_sentences(
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-_PHONE = re.compile(r"\+?\d[\d ().-]{7,}\d")
+# a phone number has at least three digit groups ("+1 (612) 555-0100", "020 7946 0958"); a ZIP+4 code does not
+_PHONE = re.compile(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\b\d{1,4})[\s.-]\d{3,4}[\s.-]\d{3,4}\b")
 _STREET = re.compile(r"\b\d+\s+(?:[A-Z0-9][\w.]*\s+){0,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Drive|Suite|Floor)\b")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(rf"\b(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}\b|\b\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}\b|"
+                   r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|\d{4}年\d{1,2}月")
+_PRICE = re.compile(r"[$€£¥]\s?\d|\b\d+(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|euros?)\b", re.I)
+# a company named by its legal form or a well-known brand written as one capitalised word ("Stripe, Inc.", "Google")
+_ORGANISATION = re.compile(r"\b[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*,?\s+(?:Inc|LLC|Ltd|GmbH|Corp|Corporation|Limited|S\.A)\b\.?|"
+                           r"\b(?:Google|Amazon|Microsoft|Meta|Facebook|Stripe|PayPal|Twilio|Salesforce|Apple|Cloudflare)\b")
 _URL = re.compile(r"https?://\S+|\bwww\.\S+")
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|forty-five|sixty|ninety"
 _NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
@@ -136,6 +146,8 @@ def asked_attribute(question: str) -> str | None:
     q = question.lower()
     if re.search(r"\be-?mail\b", q) and re.search(r"\b(what|which|give|address)\b", q):
         return "email"
+    if re.search(r"\bhow much does\b.*\bcost\b|\bwhat (is the )?(price|fee)\b|\bcost of\b", q):
+        return "price"
     if re.search(r"\bhow many\b|\bhow much\b|\bwhat percentage\b|\bnumber of (days|months|years)\b", q):
         return "number"
     if re.search(r"\b(name of|who is the|named)\b", q) and re.search(r"\b(officer|dpo|person|representative)\b", q):
@@ -146,13 +158,20 @@ def asked_attribute(question: str) -> str | None:
         return "timeframe"
     if re.search(r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b", q):
         return "law"
+    if re.search(r"\b(phone|telephone)( number)?\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b", q):
+        return "phone"
+    if re.search(r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b", q):
+        return "date"
+    if re.search(r"\b(which|what) (\w+ ){0,2}(company|processor|provider|vendor|firm) (does|do|did|is)\b|\bname of the (\w+ ){0,2}(company|processor|provider)\b", q):
+        return "organisation"
     if re.search(r"\bcontact (information|info|details)\b|\bhow (can|do|should) i (contact|reach)\b|\bwho (can|do|should) i contact\b", q):
         return "contact"
     return None
 
 
-_ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
-                    "contact": "contact details", "timeframe": "time frame", "law": "named law"}
+ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
+                    "contact": "contact details", "timeframe": "time frame", "law": "named law", "phone": "phone number",
+                    "date": "date", "price": "price", "organisation": "company name"}
 
 
 def has_attribute(kind: str, text: str, question: str = "") -> bool:
@@ -175,26 +194,17 @@ def has_attribute(kind: str, text: str, question: str = "") -> bool:
         return bool(_TIMEFRAME.search(text))
     if kind == "law":
         return bool(_LAW_NAME.search(text))
+    if kind == "phone":
+        return bool(_PHONE.search(text))
+    if kind == "date":
+        return bool(_DATE.search(text))
+    if kind == "price":
+        return bool(_PRICE.search(text))
+    if kind == "organisation":
+        return has_attribute("name", text) or bool(_ORGANISATION.search(text))
     if kind == "contact":
         return bool(_EMAIL.search(text) or _PHONE.search(text) or _STREET.search(text) or _URL.search(text))
     return True
-
-
-def answers_question(question: str, best: Sentence, supporting: list[Sentence]) -> tuple[bool, str]:
-    """Does the evidence address what is asked? Returns (answered, reason when not)."""
-    kind = asked_attribute(question)
-    if kind and not any(has_attribute(kind, s.text, question) for s in supporting):
-        return False, f"the policy gives no {_ATTRIBUTE_NAMES[kind]} for this"
-    relevance = best.coverage + best.dense
-    relevant = (
-        best.coverage >= MIN_COVERAGE
-        or best.dense >= MIN_DENSE
-        or relevance >= MIN_RELEVANCE
-        or (kind is not None and has_attribute(kind, best.text, question) and relevance >= MIN_RELEVANCE_WITH_VALUE)
-    )
-    if not relevant:
-        return False, "no clause addresses what is asked"
-    return True, ""
 
 
 def idf_table(token_lists: list[list[str]]) -> dict[str, float]:
@@ -248,3 +258,34 @@ def pick_sentences(ranked: list[Sentence], limit: int | None = None) -> list[Sen
             if following is not None and following not in chosen and following.start - s.end <= 200:
                 chosen.append(following)
     return sorted(chosen, key=lambda s: (s.scored.chunk.doc_id, s.start))
+
+
+# A list item: a bullet, "1." / "(a)", or a short capitalised label followed by a colon ("Service Providers: ...").
+_LIST_ITEM = re.compile(r"^\s*(?:[•●▪◦·*–-]\s|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s|[A-Z][\w ,'’&/()-]{1,60}:\s)")
+_INTRODUCES_LIST = re.compile(r"[:：]\s*(?:[•●▪◦·*–-]\s.*)?$|[:：]\s*[•●▪◦·*–-]\s", re.S)
+
+
+def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_texts: dict[str, str]) -> list[Sentence]:
+    """`chosen` plus the whole list a chosen sentence introduces ("... except in the following cases:"): the first
+    sentence of every list item that follows in the same section (a nested list under an item comes with it)."""
+    if not chosen:
+        return chosen
+    have = {(s.scored.chunk.doc_id, s.start) for s in chosen}
+    extra: list[Sentence] = []
+    for sentence in chosen:
+        if not _INTRODUCES_LIST.search(sentence.text):
+            continue
+        chunk = sentence.scored.chunk
+        raw = raw_texts.get(chunk.doc_id, "")
+        items = 0
+        while (chunk := following.get(chunk.chunk_id)) is not None and items < MAX_LIST_ITEMS:
+            if chunk.section_path != sentence.scored.chunk.section_path or not _LIST_ITEM.match(chunk.text):
+                break
+            items += 1
+            item = ScoredChunk(chunk=chunk, score=sentence.scored.score, dense=sentence.scored.dense)
+            spans = sentence_spans(raw, chunk.start, chunk.end) if raw else []
+            for start, end in spans[:1] if spans and not normalize_ws(raw[spans[0][0]:spans[0][1]]).endswith(":") else spans:
+                if (chunk.doc_id, start) not in have:
+                    have.add((chunk.doc_id, start))
+                    extra.append(Sentence(item, start, end, normalize_ws(raw[start:end])))
+    return sorted(chosen + extra, key=lambda s: (s.scored.chunk.doc_id, s.start)) if extra else chosen

@@ -184,12 +184,15 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
     assert ours["vendor_accuracy"] == 1.0  # kim.cc and Kipsu are detected from the questions
     assert ours["refusal_accuracy"] in (0.0, 1.0)
     assert set(ours["per_type"]) == {"single", "unanswerable"}
+    assert set(ours["per_language"]) == set(summary["baseline"]["per_language"]) == {"en"}
+    assert ours["per_language"]["en"]["questions"] == 3
     per_question = {json.loads(line)["id"]: json.loads(line) for line in (results / "questions.jsonl").read_text().splitlines()}
     assert per_question["miss"]["ours"]["ranks"] == [None]
     assert per_question["hit"]["ours"]["ranks"][0] is not None
     for name in ("report.md", "eval.json", "recall_at_k.png", "per_type.png"):
         assert (results / name).is_file(), name
-    assert "| recall@5 |" in (results / "report.md").read_text(encoding="utf-8")
+    report = (results / "report.md").read_text(encoding="utf-8")
+    assert "| recall@5 |" in report and "## Per question language" in report
     # the indexes live under the results dir; the user's store was never created
     assert any((results / "index").glob("*/ours/chroma")) and any((results / "index").glob("*/baseline/chroma"))
     assert not user_store.exists()

@@ -7,13 +7,14 @@ import pytest
 from clausewise.embedding import get_embedder
 from clausewise.settings import Settings
 from clausewise.types import Chunk, ScoredChunk
+from rag.answerability import Vocabulary, decide, load_model, measure
 from rag.evidence import (
     CJK_COMPANION_RATIO,
     COMPANION_RATIO,
     SAME_CLAUSE_RATIO,
     Sentence,
-    answers_question,
     asked_attribute,
+    complete_lists,
     coverage,
     has_attribute,
     idf_table,
@@ -100,28 +101,112 @@ def test_whether_a_sentence_carries_the_asked_value(kind: str, text: str, expect
     assert has_attribute(kind, text) is expected
 
 
+def _decide(question: str, best: Sentence, policy: str) -> tuple[bool, str, float]:
+    """The shipped refusal decision on one best sentence of a made-up policy whose whole text is `policy`."""
+    texts = [best.text, policy, "cookies are small files", "we share data with partners", "you may contact us"]
+    idf = idf_table([tokenize(t) for t in texts])
+    signals = measure(question, best, [best], idf, {"acme"}, Vocabulary.of([tokenize(policy), tokenize(best.text)]))
+    return decide(question, signals, [best], load_model())
+
+
 def test_a_missing_value_means_the_policy_does_not_say() -> None:
     best = sentence("Our Privacy Officer is accountable for our compliance with this policy.", 0.8, dense=0.6)
 
-    answered, reason = answers_question("What is the name of Acme's Data Protection Officer?", best, [best])
+    answered, reason, _ = _decide("What is the name of Acme's Data Protection Officer?", best, best.text)
 
     assert not answered
     assert "name" in reason
 
 
-def test_unrelated_evidence_is_not_an_answer() -> None:
-    best = sentence("We use cookies to remember your preferences.", 0.4, dense=0.35, cover=0.0)
+@pytest.mark.parametrize(
+    ("question", "text", "kind"),
+    [
+        ("What phone number can I call to reach Acme?", "You can e-mail privacy@acme.example with questions.", "phone number"),
+        ("Which payment processor does Acme use for my card?", "Payments are handled by a third-party processor.", "company name"),
+        ("How much does an Acme subscription cost?", "You can subscribe to Acme plans at any time.", "price"),
+        ("What is the effective date of Acme's policy?", "This policy may be updated from time to time.", "date"),
+    ],
+)
+def test_a_specific_value_the_policy_never_gives_is_not_answered(question: str, text: str, kind: str) -> None:
+    best = sentence(text, 0.8, dense=0.7)
 
-    answered, reason = answers_question("What does Acme do with my pets' medical records?", best, [best])
+    answered, reason, _ = _decide(question, best, text)
+
+    assert not answered
+    assert kind in reason
+
+
+def test_unrelated_evidence_is_not_an_answer() -> None:
+    best = sentence("We use cookies to remember your preferences.", 0.4, dense=0.15, cover=0.0)
+
+    answered, reason, _ = _decide("What does Acme do with my pets' medical records?", best, best.text)
 
     assert not answered
     assert reason == "no clause addresses what is asked"
 
 
 def test_evidence_that_covers_the_question_answers_it() -> None:
-    best = sentence("We retain account data for as long as your account is active.", 0.8, dense=0.45, cover=1.0)
+    best = sentence("We retain account data for as long as your account is active.", 0.8, dense=0.7, cover=1.0)
 
-    assert answers_question("How long does Acme keep account data?", best, [best]) == (True, "")
+    answered, reason, probability = _decide("How long does Acme keep account data?", best, best.text)
+
+    assert (answered, reason) == (True, "")
+    assert probability >= load_model().threshold
+
+
+def test_a_term_the_policy_never_uses_lowers_the_chance_of_an_answer() -> None:
+    question = "How long does Acme keep the voice recordings of my calls?"
+    best = sentence("We retain account data for as long as your account is active.", 0.8, dense=0.45, cover=0.5)
+
+    _, _, without = _decide(question, best, best.text)
+    _, _, mentioned = _decide(question, best, best.text + " We record calls and keep voice recordings.")
+
+    assert without < mentioned
+
+
+def test_signals_are_fractions_and_the_model_ships_fitted() -> None:
+    best = sentence("We retain account data for as long as your account is active.", 0.8, dense=0.6)
+    idf = idf_table([tokenize(best.text)])
+
+    signals = measure("How long does Acme keep account data?", best, [best], idf, {"acme"}, Vocabulary.of([tokenize(best.text)]))
+
+    assert all(0.0 <= value <= 1.0 for value in signals.vector())
+    model = load_model()
+    assert any(model.weights) and 0.0 < model.threshold < 1.0, "rag/answerability.json holds no fitted model"
+    assert model.provenance.get("cross_validated_mean"), "the weights say how they were cross-validated"
+
+
+def _item(chunk_id: str, section: tuple[str, ...], start: int, text: str) -> Chunk:
+    return Chunk(chunk_id=chunk_id, doc_id="acme", vendor="Acme", lang="en", section_path=section, clause_ids=(chunk_id,),
+                 start=start, end=start + len(text), text=text, embed_text=text, content_hash=chunk_id)
+
+
+def test_a_list_introduced_by_a_chosen_sentence_is_quoted_whole() -> None:
+    parts = [
+        "We share personal information only in the following cases:",
+        "• With your consent: when you ask us to.",
+        "• For processing: with service providers who work for us. They follow our instructions.",
+        "• For legal reasons: when the law requires it.",
+        "We keep records of every disclosure.",
+    ]
+    raw = "\n".join(parts)
+    offsets = [raw.index(p) for p in parts]
+    chunks = [_item(f"c{i}", ("Sharing",), offsets[i], p) for i, p in enumerate(parts)]
+    following = {a.chunk_id: b for a, b in zip(chunks, chunks[1:], strict=False)}
+    intro = Sentence(ScoredChunk(chunks[0], 0.9), offsets[0], offsets[0] + len(parts[0]), parts[0], score=0.9)
+
+    quoted = [s.text for s in complete_lists([intro], following, {"acme": raw})]
+
+    assert quoted == [parts[0], parts[1], "• For processing: with service providers who work for us.", parts[3]]
+
+
+def test_a_sentence_that_introduces_no_list_brings_nothing_more() -> None:
+    parts = ["We share personal information with service providers.", "• With your consent: when you ask us to."]
+    raw = "\n".join(parts)
+    chunks = [_item("c0", ("Sharing",), 0, parts[0]), _item("c1", ("Sharing",), raw.index(parts[1]), parts[1])]
+    first = Sentence(ScoredChunk(chunks[0], 0.9), 0, len(parts[0]), parts[0], score=0.9)
+
+    assert complete_lists([first], {"c0": chunks[1]}, {"acme": raw}) == [first]
 
 
 def test_coverage_counts_synonyms_and_weights_rare_words() -> None:
@@ -198,4 +283,4 @@ def test_the_sentence_with_the_asked_value_leads_the_ranking() -> None:
     ranked = score_sentences(question, [vague, exact], embedder, idf, {"acme"})
 
     assert ranked[0].text == exact.text
-    assert answers_question(question, ranked[0], pick_sentences(ranked))[0]
+    assert has_attribute("email", pick_sentences(ranked)[0].text)

@@ -1,0 +1,167 @@
+"""Does the best evidence answer the question? A small logistic model over signals that do not depend on any
+particular question: how similar the best sentence is to the question, how much of the question's wording (and of its
+rarest terms) the evidence and the whole policy contain, whether dense and lexical retrieval agree on the clause, and
+whether the asked kind of value (an e-mail, a number of days...) is there.
+
+The weights live in `answerability.json` beside this module; `clausewise calibrate` (rag/calibrate.py) fits them
+with cross-validation on the gold sets and writes them there together with how they were obtained.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+from clausewise.text import CJK
+from rag.evidence import (
+    ATTRIBUTE_NAMES,
+    Sentence,
+    asked_attribute,
+    content_tokens,
+    coverage,
+    has_attribute,
+    token_coverage,
+)
+from rag.lexical import tokenize
+
+WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
+KEY_TERMS = 2  # the question's rarest content terms that the evidence clause should contain
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the refusal decision looks at, each in [0, 1] (or 0/1)."""
+
+    sentence_similarity: float  # embedding similarity of the best sentence and the question
+    sentence_coverage: float  # idf-weighted share of the question's content words in the best sentence
+    clause_coverage: float  # ... in the best sentence's clause (with its headings)
+    key_term_coverage: float  # share of the question's KEY_TERMS rarest content words in that clause
+    key_term_in_sentence: float  # ... in the best sentence itself
+    key_term_in_policy: float  # ... anywhere in the policy (a term the policy never uses is a strong "not stated")
+    phrase_in_clause: float  # share of the question's adjacent content-word pairs ("social security") in the clause
+    phrase_in_policy: float  # ... anywhere in the policy
+    policy_coverage: float  # idf-weighted share of the question's content words found anywhere in the policy
+    clause_similarity: float  # embedding similarity of the best clause and the question
+    lexical_agreement: float  # the best clause's BM25 score relative to the vendor's best BM25 match (1 = it is)
+    attribute_present: float  # a specific kind of value is asked and the evidence gives it
+
+    def vector(self) -> list[float]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+FEATURES = [f.name for f in fields(Signals)]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of one policy and which of them stand next to each other (after stopwords are dropped)."""
+
+    tokens: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, token_lists: list[list[str]]) -> Vocabulary:
+        return cls(frozenset(t for tokens in token_lists for t in tokens),
+                   frozenset(p for tokens in token_lists for p in zip(tokens, tokens[1:], strict=False)))
+
+
+def _pair_share(pairs: list[tuple[str, str]], vocabulary: Vocabulary) -> float:
+    return sum(p in vocabulary.pairs for p in pairs) / len(pairs) if pairs else 1.0
+
+
+def measure(
+    question: str,
+    best: Sentence,
+    supporting: list[Sentence],
+    idf: dict[str, float],
+    vendor_tokens: set[str],
+    policy: Vocabulary,
+) -> Signals:
+    """The signals for the best sentence (ranked first by `score_sentences`) of one vendor's evidence."""
+    q_tokens = content_tokens(question, vendor_tokens)
+    chunk = best.scored.chunk
+    clause = Vocabulary.of([tokenize(chunk.embed_text)])
+    clause_tokens = set(clause.tokens)
+    policy_tokens = set(policy.tokens)
+    # the rarest words first: a word the store never contains (not a Chinese character pair), then by idf
+    unknown = [t for t in q_tokens if t not in idf and not t.isdigit() and not CJK.match(t)]
+    key_terms = (unknown + sorted((t for t in q_tokens if t in idf), key=lambda t: -idf[t]))[:KEY_TERMS]
+    asked = [t for t in tokenize(question) if t not in vendor_tokens]
+    pairs = [p for p in zip(asked, asked[1:], strict=False) if p[0] in q_tokens and p[1] in q_tokens]
+    flat = {t: 1.0 for t in key_terms}
+    kind = asked_attribute(question)
+    return Signals(
+        sentence_similarity=best.dense,
+        sentence_coverage=coverage(q_tokens, best.text, idf),
+        clause_coverage=best.coverage,
+        key_term_coverage=token_coverage([(key_terms, 1.0, clause_tokens)], flat),
+        key_term_in_sentence=token_coverage([(key_terms, 1.0, set(tokenize(best.text)))], flat),
+        key_term_in_policy=token_coverage([(key_terms, 1.0, policy_tokens)], flat),
+        phrase_in_clause=_pair_share(pairs, clause),
+        phrase_in_policy=_pair_share(pairs, policy),
+        policy_coverage=token_coverage([(q_tokens, 1.0, policy_tokens)], idf),
+        clause_similarity=best.scored.dense,
+        lexical_agreement=best.scored.lexical,
+        attribute_present=float(bool(kind) and any(has_attribute(kind, s.text, question) for s in supporting)),
+    )
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel:
+    """Logistic regression on standardised signals; answer when P(answerable) >= threshold."""
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    provenance: dict
+
+    def probability(self, signals: Signals) -> float:
+        z = self.bias + sum(
+            w * (x - m) / s for w, x, m, s in zip(self.weights, signals.vector(), self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def neutral(cls) -> AnswerabilityModel:
+        """A model that answers everything (P = 0.5 at threshold 0.5): what calibration measures signals with."""
+        n = len(FEATURES)
+        return cls((0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, 0.5, {"note": "neutral: run `clausewise calibrate --write`"})
+
+    def to_json(self) -> str:
+        data = {"features": FEATURES, **{k: v for k, v in asdict(self).items()}}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AnswerabilityModel:
+        if data.get("features") != FEATURES:
+            raise ValueError(f"answerability weights were fitted for features {data.get('features')}, not {FEATURES}: "
+                             "run `clausewise calibrate`")
+        return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
+                   float(data["threshold"]), dict(data.get("provenance", {})))
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = WEIGHTS_FILE) -> AnswerabilityModel:
+    """The fitted model shipped with clausewise (or another weights file)."""
+    return AnswerabilityModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def decide(
+    question: str, signals: Signals, supporting: list[Sentence], model: AnswerabilityModel, threshold: float | None = None
+) -> tuple[bool, str, float]:
+    """(answered, reason when not, P(answerable)). A missing asked value (no e-mail for "which e-mail") always refuses."""
+    kind = asked_attribute(question)
+    if kind and not any(has_attribute(kind, s.text, question) for s in supporting):
+        return False, f"the policy gives no {ATTRIBUTE_NAMES[kind]} for this", 0.0
+    p = model.probability(signals)
+    if p < (model.threshold if threshold is None else threshold):
+        return False, "no clause addresses what is asked", p
+    return True, "", p

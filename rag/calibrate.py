@@ -1,0 +1,282 @@
+"""`clausewise calibrate`: fit the refusal decision (rag/answerability.py) with cross-validation over every gold set.
+
+Cases are (question, vendor) decisions: should the answer quote the policy, or say it does not say?
+
+* seed    — tests/fixtures/seed_dev.jsonl over the bundled corpus (single, paraphrase, multilingual, compare rows,
+            unanswerable);
+* written — tests/fixtures/written_questions.jsonl: questions written for this project against the bundled corpus,
+            many of them unanswerable (attribute absent, another vendor's practice, out of scope, false premise);
+* policyqa — PolicyQA dev (../shared/eval/policyqa), every question answerable; its policies are split into TUNING
+            policies and HELD-APART policies that calibration never sees (reported separately).
+
+Folds: seed and written questions by a hash of their id (a compare question's rows stay together), PolicyQA tuning
+policies round-robin by policy. Each fold is scored by a model fitted on the other folds (weights AND threshold), so
+the reported figures are on data the decision was not tuned on. The shipped model is then fitted on all folds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import clausewise.offline  # noqa: F401  (before any ML import)
+from clausewise.settings import PROJECT_ROOT
+from rag.evaluate import (
+    Span,
+    build_ours,
+    citation_precision,
+    corpus_key,
+    engine_source,
+    load_policyqa,
+    load_seed,
+    mean,
+    read_jsonl,
+)
+
+FOLDS = 5
+SEED_SETS = {
+    "seed": PROJECT_ROOT / "tests" / "fixtures" / "seed_dev.jsonl",
+    "written": PROJECT_ROOT / "tests" / "fixtures" / "written_questions.jsonl",
+}
+POLICYQA_DIR = PROJECT_ROOT.parent / "shared" / "eval" / "policyqa"
+HELD_APART_POLICIES = 3  # PolicyQA dev policies never used for tuning (picked with a fixed seed)
+SPLIT_SEED = 20261202
+
+
+@dataclass
+class Case:
+    """One refusal decision, with what answering would have cited."""
+
+    source: str
+    question_id: str
+    vendor: str
+    kind: str
+    answerable: bool
+    signals: list[float]
+    value_missing: bool  # refused by the asked-value rule whatever the model says
+    cited: list[list] = field(default_factory=list)  # [file, start, end] per citation if answered
+    gold: list[list[list]] = field(default_factory=list)  # groups of [file, start, end]
+    compare_row: bool = False
+    fold: int = -1  # -1: held apart
+
+
+def split_policyqa(policies: list[str]) -> tuple[list[str], list[str]]:
+    """(tuning, held apart) PolicyQA policies: a fixed seeded pick, never changed by calibration results."""
+    ordered = sorted(policies)
+    held = sorted(random.Random(SPLIT_SEED).sample(ordered, HELD_APART_POLICIES))
+    return [p for p in ordered if p not in held], held
+
+
+def _fold_of(key: str) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % FOLDS
+
+
+# ==== collecting cases ===================================================================================
+
+
+def _engine_for(corpus, results: Path, progress: bool):
+    from clausewise.settings import Settings, load_settings
+    from rag.answerability import AnswerabilityModel
+    from rag.api import Engine
+
+    user = load_settings()
+    key = corpus_key(corpus, user.embedding_model, [user.chunk_min_words, user.chunk_max_words])
+    settings = Settings(data_dir=results / "index" / key, chroma_url=None, backend="extractive")
+    build_ours(settings, corpus, progress)
+    engine = Engine(settings, answerability=AnswerabilityModel.neutral())  # signals do not depend on the weights
+    engine.documents()  # loads the store's views (texts, idf) that answering reads
+    return engine
+
+
+def _cases_for(engine, item, source: str, kind: str, fold: int) -> list[Case]:
+    from rag.answerability import decide
+    from rag.api import cited_spans
+
+    cases = []
+    vendors = item.vendors if item.is_compare else item.vendors[:1]
+    for vendor in vendors:
+        query = engine._strip_vendor_names(item.question, [vendor])
+        found = engine.evidence(query, vendor, engine.retriever.search(query, [vendor]))
+        if found.signals is None:
+            continue
+        value_missing = decide(query, found.signals, found.picked, engine.answerability, threshold=0.0)[0] is False
+        cited = [[engine_source(engine, i.chunk.doc_id), a, b] for i, a, b in cited_spans(found.picked)]
+        answerable = vendor not in item.not_stated if item.is_compare else item.answerable
+        cases.append(Case(source, item.id, vendor, kind, answerable, found.signals.vector(), value_missing, cited,
+                          [[[g.source, g.start, g.end] for g in group] for group in item.groups], item.is_compare, fold))
+    return cases
+
+
+def collect(results: Path, policyqa_dir: Path | None, per_policy: int, held_sample: int, progress: bool = True) -> list[Case]:
+    """Run every gold question's retrieval and sentence choice once and record the decision's signals."""
+    from tqdm import tqdm
+
+    from clausewise.settings import load_settings
+
+    cases: list[Case] = []
+    user = load_settings()
+    for source, path in SEED_SETS.items():
+        rows = read_jsonl(path)
+        items, corpus, _ = load_seed(rows, user.corpus_dir, user.manifest)
+        engine = _engine_for(corpus, results, progress)
+        kinds = {str(r.get("id")): r.get("kind") or r.get("type", "single") for r in rows}
+        for item in tqdm(items, desc=f"calibrate: {source}", unit="q", disable=not progress):
+            cases.extend(_cases_for(engine, item, source, kinds[item.id], _fold_of(f"{source}:{item.id}")))
+    if policyqa_dir is not None:
+        rows = read_jsonl(policyqa_dir / "dev.jsonl")
+        tuning, held = split_policyqa(sorted({r["policy"] for r in rows}))
+        _, corpus, _ = load_policyqa(rows, policyqa_dir / "policies")
+        engine = _engine_for(corpus, results, progress)
+        rng = random.Random(SPLIT_SEED)
+        picked = []
+        for fold_index, policy in enumerate(tuning):
+            of_policy = [r for r in rows if r["policy"] == policy]
+            picked += [(r, fold_index % FOLDS) for r in rng.sample(of_policy, min(per_policy, len(of_policy)))]
+        held_rows = [r for r in rows if r["policy"] in held]
+        picked += [(r, -1) for r in random.Random(SPLIT_SEED).sample(held_rows, min(held_sample, len(held_rows)))]
+        items, _, _ = load_policyqa([r for r, _ in picked], policyqa_dir / "policies")
+        for item, (_, fold) in tqdm(list(zip(items, picked, strict=True)), desc="calibrate: policyqa", unit="q",
+                                    disable=not progress):
+            cases.extend(_cases_for(engine, item, "policyqa" if fold >= 0 else "policyqa_held", item.type, fold))
+    return cases
+
+
+# ==== fitting and scoring =================================================================================
+
+
+def _weights(cases: list[Case]) -> list[float]:
+    """Each (source, label) cell weighs the same in total: no gold set or class dominates by its size."""
+    cells: dict[tuple[str, bool], int] = {}
+    for c in cases:
+        cells[(c.source, c.answerable)] = cells.get((c.source, c.answerable), 0) + 1
+    return [1.0 / cells[(c.source, c.answerable)] for c in cases]
+
+
+def _balanced_score(cases: list[Case], answered: list[bool]) -> float:
+    """Refusal accuracy on unanswerable cases plus (1 - false refusals) averaged over sources' answerable cases."""
+    refused = [not a for c, a in zip(cases, answered, strict=True) if not c.answerable]
+    per_source: dict[str, list[bool]] = {}
+    for c, a in zip(cases, answered, strict=True):
+        if c.answerable:
+            per_source.setdefault(c.source, []).append(a)
+    answer_rate = mean(sum(v) / len(v) for v in per_source.values())
+    return (sum(refused) / len(refused) if refused else 1.0) + (answer_rate if answer_rate is not None else 1.0)
+
+
+def fit(cases: list[Case], provenance: dict | None = None):
+    """A logistic model on standardised signals and the threshold that best balances refusals on `cases`."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from rag.answerability import AnswerabilityModel
+
+    usable = [c for c in cases if not c.value_missing]
+    x = np.array([c.signals for c in usable], dtype=float)
+    y = np.array([c.answerable for c in usable], dtype=int)
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd < 1e-6] = 1.0
+    clf = LogisticRegression(C=1.0, max_iter=1000)
+    clf.fit((x - mu) / sd, y, sample_weight=np.array(_weights(usable)))
+    model = AnswerabilityModel(tuple(float(w) for w in clf.coef_[0]), float(clf.intercept_[0]), tuple(map(float, mu)),
+                               tuple(map(float, sd)), 0.5, provenance or {})
+    probabilities = [_probability(model, c) for c in cases]
+    grid = [round(t, 3) for t in np.arange(0.05, 0.951, 0.01)]
+    scores = [_balanced_score(cases, [p >= t for p in probabilities]) for t in grid]
+    best = max(scores)
+    plateau = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-9]
+    return AnswerabilityModel(model.weights, model.bias, model.mean, model.scale, plateau[len(plateau) // 2], model.provenance)
+
+
+def _probability(model, case: Case) -> float:
+    from rag.answerability import Signals
+
+    return 0.0 if case.value_missing else model.probability(Signals(*case.signals))
+
+
+def score(model, cases: list[Case]) -> dict:
+    """Refusal accuracy, false refusals, citation precision and compare rows for `model` on `cases`."""
+    answered = [_probability(model, c) >= model.threshold for c in cases]
+    out: dict = {"cases": len(cases)}
+    singles = [(c, a) for c, a in zip(cases, answered, strict=True) if not c.compare_row]
+    rows = [(c, a) for c, a in zip(cases, answered, strict=True) if c.compare_row]
+    unanswerable = [a for c, a in singles if not c.answerable]
+    answerable = [a for c, a in singles if c.answerable]
+    out["unanswerable"] = len(unanswerable)
+    out["answerable"] = len(answerable)
+    out["refusal_accuracy"] = sum(not a for a in unanswerable) / len(unanswerable) if unanswerable else None
+    out["false_refusals"] = sum(not a for a in answerable) / len(answerable) if answerable else None
+    out["citation_precision"] = mean(
+        citation_precision([Span(*s) for s in c.cited], [[Span(*g) for g in group] for group in c.gold])
+        for c, a in zip(cases, answered, strict=True) if a and c.answerable and c.gold
+    )
+    out["compare_rows"] = len(rows)
+    out["compare_row_accuracy"] = sum(a == c.answerable for c, a in rows) / len(rows) if rows else None
+    return out
+
+
+def cross_validate(cases: list[Case]) -> list[dict]:
+    """Per fold: the model fitted on the other folds, scored on this one, per source."""
+    tuned = [c for c in cases if c.fold >= 0]
+    report = []
+    for fold in range(FOLDS):
+        train = [c for c in tuned if c.fold != fold]
+        test = [c for c in tuned if c.fold == fold]
+        model = fit(train)
+        report.append({"fold": fold, "threshold": model.threshold,
+                       "by_source": {s: score(model, [c for c in test if c.source == s]) for s in sorted({c.source for c in test})}})
+    return report
+
+
+def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 40, held_sample: int = 100,
+                    write: Path | None = None, reuse_cases: bool = False, progress: bool = True) -> dict:
+    """Collect cases (kept in results/cases.jsonl), cross-validate, fit on all tuning folds, score held-apart data."""
+    from rag.evaluate import code_state
+
+    started = time.perf_counter()
+    results.mkdir(parents=True, exist_ok=True)
+    cache = results / "cases.jsonl"
+    if reuse_cases and cache.is_file():
+        cases = [Case(**json.loads(line)) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        cases = collect(results, policyqa_dir, per_policy, held_sample, progress)
+        with cache.open("w", encoding="utf-8") as out:
+            for c in cases:
+                out.write(json.dumps(asdict(c)) + "\n")
+    folds = cross_validate(cases)
+    sources = sorted({c.source for c in cases if c.fold >= 0})
+    summary = {s: {k: mean(f["by_source"].get(s, {}).get(k) for f in folds)
+                   for k in ("refusal_accuracy", "false_refusals", "citation_precision", "compare_row_accuracy")}
+               for s in sources}
+    provenance = {
+        "fitted": time.strftime("%Y-%m-%d"),
+        "code": code_state().get("commit"),
+        "cases": {s: sum(1 for c in cases if c.source == s) for s in sorted({c.source for c in cases})},
+        "folds": FOLDS,
+        "policyqa_held_apart": split_policyqa(sorted({c.vendor for c in cases if c.source.startswith("policyqa")}))[1]
+        if policyqa_dir else [],
+        "cross_validated_mean": summary,
+    }
+    final = fit([c for c in cases if c.fold >= 0], provenance)
+    held = score(final, [c for c in cases if c.fold < 0])
+    final.provenance["policyqa_held_apart_score"] = held
+    if write is not None:
+        Path(write).write_text(final.to_json(), encoding="utf-8")
+    result = {"folds": folds, "cross_validated_mean": summary, "held_apart": held, "model": json.loads(final.to_json()),
+              "seconds": round(time.perf_counter() - started, 1)}
+    (results / "calibration.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
+
+
+def summary_text(result: dict) -> str:
+    lines = ["cross-validated (folds not tuned on), mean over folds:"]
+    for source, metrics in result["cross_validated_mean"].items():
+        lines.append(f"  {source:10} " + "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if v is not None))
+    held = result["held_apart"]
+    lines.append("PolicyQA held-apart policies (never tuned on): "
+                 + "  ".join(f"{k}={v:.3f}" for k, v in held.items() if isinstance(v, float)))
+    lines.append(f"threshold {result['model']['threshold']}; weights {dict(zip(result['model']['features'], [round(w, 2) for w in result['model']['weights']], strict=True))}")
+    return "\n".join(lines)
