@@ -58,6 +58,35 @@ def _fingerprint(document: Document, settings: Settings) -> str:
     return sha256(document.file_hash + json.dumps(asdict(document.info), sort_keys=True) + json.dumps(params))
 
 
+class IngestProgress:
+    """One bar over the corpus in bytes of policy text, so its time-left estimate follows the embedding work; the
+    bytes of unchanged documents (skipped in milliseconds) leave the total instead of inflating the rate."""
+
+    def __init__(self, files: list[Path], disable: bool = False) -> None:
+        self.sizes = {p: _size(p) for p in files}
+        self.count, self.finished = len(files), 0
+        self.bar = tqdm(total=sum(self.sizes.values()), desc="ingest", unit="B", unit_scale=True, disable=disable,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed} elapsed, {remaining} left, {rate_fmt}{postfix}]")
+
+    def done(self, path: Path, skipped: bool) -> None:
+        self.finished += 1
+        if skipped:
+            self.bar.total -= self.sizes[path]
+        else:
+            self.bar.update(self.sizes[path])
+        self.bar.set_postfix_str(f"{self.finished}/{self.count} documents", refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 class Ingestor:
     """Holds the store, model and cache for one or more ingest calls (the UI reuses one)."""
 
@@ -169,7 +198,9 @@ class Ingestor:
             manifest = {}
         seen: dict[str, Path] = {}
         files = discover_files(corpus_dir, self.settings.manifest)
-        for path in tqdm(files, desc="documents", unit="doc", disable=not progress):
+        bar = IngestProgress(files, disable=not progress)
+        for path in files:
+            unchanged = report.unchanged
             try:
                 document = load_document(path, manifest.get(path.name), int(self.settings.max_file_mb * 1e6))
                 doc_id = document.info.doc_id
@@ -185,6 +216,8 @@ class Ingestor:
                 report.documents += 1
             except IngestError as exc:
                 report.errors.append({"path": str(path), "error": str(exc)})
+            bar.done(path, skipped=report.unchanged > unchanged)
+        bar.close()
         for doc_id, entry in self.store.ledger().items():
             in_corpus = Path(entry.path).parent.resolve().is_relative_to(corpus_dir) if entry.path else False
             if doc_id not in seen and in_corpus:

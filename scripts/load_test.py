@@ -239,7 +239,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[rank], 3)
 
 
-def run_load(url: str, clients: int, duration: float, server_pid: int | None, log=print) -> dict:
+def run_load(url: str, clients: int, duration: float, server_pid: int | None, log=print, settle_s: float = 15.0) -> dict:
     """Warm up, run the load, check the app afterwards; returns the report (without writing it)."""
     warm_client = make_client(url)
     started = time.monotonic()
@@ -272,6 +272,9 @@ def run_load(url: str, clients: int, duration: float, server_pid: int | None, lo
     except Exception as exc:  # noqa: BLE001
         after_ok, after_docs, after_why = False, [], f"{exc.__class__.__name__}: {exc}"
     after_s = round(time.monotonic() - started, 3)
+    # memory once the app is idle again: past the server's periodic malloc trim (CLAUSEWISE_MALLOC_TRIM_S, 10 s)
+    time.sleep(max(0.0, settle_s - (time.monotonic() - started)))
+    rss_settled = rss_mb(server_pid) if server_pid else None
 
     latencies = [r.latency_s for r in results if r.ok]
     # each client's first request lands in the cold start burst (all clients at once, fresh worker threads)
@@ -316,6 +319,11 @@ def run_load(url: str, clients: int, duration: float, server_pid: int | None, lo
             "before_load": rss_before,
             "peak_during_load": max(sampler.samples) if sampler.samples else None,
             "after_load": rss_after_load,
+            "settled": rss_settled,
+            "settle_s": settle_s,
+            # the memory target: RSS after the load within MAX_RSS_GROWTH of RSS after the warm-up question
+            "growth_after_load": round(rss_after_load / rss_before - 1, 3) if rss_before and rss_after_load else None,
+            "growth_settled": round(rss_settled / rss_before - 1, 3) if rss_before and rss_settled else None,
         },
         "after_load_check": {"ok": after_ok, "latency_s": after_s, "cited_docs": sorted(set(after_docs)), "error": after_why},
         "samples": [[r.client, r.started, r.latency_s, r.ok] for r in results],  # client, start s, latency s, ok
@@ -340,12 +348,17 @@ def write_report(report: dict, out_dir: Path) -> Path:
     return path
 
 
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.0%}"
+
+
 def summary(report: dict) -> str:
     lat, rss = report["latency_s"], report["server_rss_mb"]
     return (
         f"{report['clients']} clients x {report['duration_s']:g}s: {report['requests']} requests, {report['errors']} errors; "
         f"p50 {lat['p50']}s, p95 {lat['p95']}s, max {lat['max']}s; {report['throughput_rps']} answers/s; "
-        f"server RSS {rss['before_load']} -> peak {rss['peak_during_load']} -> {rss['after_load']} MB; "
+        f"server RSS {rss['before_load']} -> peak {rss['peak_during_load']} -> {rss['after_load']} MB "
+        f"({_pct(rss.get('growth_after_load'))}; {_pct(rss.get('growth_settled'))} after {rss.get('settle_s')} s idle); "
         f"answer afterwards: {'ok' if report['after_load_check']['ok'] else 'FAILED: ' + report['after_load_check']['error']} "
         f"({report['after_load_check']['latency_s']}s)"
     )
@@ -362,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port of the started app (default: a free one)")
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder for the JSON report (default results/load)")
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds after the load before the last RSS sample (default 15)")
+    parser.add_argument("--max-rss-growth", type=float, help="fail (exit 1) when RSS after the load exceeds the post-warm-up RSS "
+                        "by more than this fraction (e.g. 0.2)")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
@@ -385,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             server_pid = proc.pid
             log(f"started `clausewise serve` (pid {proc.pid}) on {url}; log: {log_path}")
             log(f"  up after {wait_until_up(url, proc, args.startup_timeout):.1f}s")
-        report = run_load(url, args.clients, args.duration, server_pid, log)
+        report = run_load(url, args.clients, args.duration, server_pid, log, args.settle)
         report["server_started_by_script"] = proc is not None
         if proc is not None and proc.poll() is not None:
             report["after_load_check"]["ok"] = False
@@ -393,7 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         path = write_report(report, args.out)
         print(summary(report))
         log(f"report: {path}")
-        return 0 if report["errors"] == 0 and report["after_load_check"]["ok"] else 1
+        growth = report["server_rss_mb"]["growth_after_load"]
+        flat = args.max_rss_growth is None or (growth is not None and growth <= args.max_rss_growth)
+        if not flat:
+            log(f"server RSS grew {growth:+.0%} over the load, more than --max-rss-growth {args.max_rss_growth:.0%}")
+        return 0 if report["errors"] == 0 and report["after_load_check"]["ok"] and flat else 1
     except SetupError as exc:
         log(f"load test setup failed: {exc}")
         return 2
