@@ -10,11 +10,11 @@ import bm25s
 import numpy as np
 
 from clausewise.embedding import Embedder, query_embedder
-from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import expand, tokenize
+from rag.multilingual import wanted as multilingual_wanted
 
 # BM25 weight of a synonym the question did not use, relative to the question's own words.
 SYNONYM_WEIGHT = 0.4
@@ -98,9 +98,9 @@ class Retriever:
             return []
         candidates = self.settings.candidates
         lexical = self._bm25_scores(index, question, mask)
-        if self.settings.multilingual_model and detect_language(question) != "en":
-            # not English: dense scores come from the second, multilingual index (MiniLM is English-only)
-            dense, dense_of = self.multilingual.dense(question, index, mask, candidates)
+        if multilingual_wanted(self.settings, question, (index.chunks[i].lang for i in np.flatnonzero(mask))):
+            # not English (or no English text to search): dense scores come from the second, multilingual index
+            dense, dense_of = self.multilingual.dense(question, index, mask, candidates, self.embedder)
         else:
             query = self.embedder.embed([question])[0]
             dense = self._dense_scores(query, vendors, candidates)

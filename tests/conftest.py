@@ -80,6 +80,9 @@ def isolated_clausewise_env(tmp_path_factory: pytest.TempPathFactory) -> Iterato
             mp.delenv(key)  # e.g. CLAUSEWISE_CHROMA_URL would send CLI subprocesses to the user's server
         mp.setenv("CLAUSEWISE_DATA_DIR", str(default_dir))
         mp.setenv("CLAUSEWISE_CONFIG", str(default_dir / "no-clausewise.toml"))
+        # the multilingual index is built on the first question that needs it, not by every test's ingest
+        # (tests/integration/test_multilingual.py covers building it at ingest, the default)
+        mp.setenv("CLAUSEWISE_MULTILINGUAL_INGEST", "false")
         yield default_dir
 
 

