@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     # storage
     data_dir: Path = Field(default=Path(".clausewise"), description="Where the Chroma store, ledger and caches live.")
     chroma_url: str | None = Field(default=None, description="Chroma server URL (http://host:port); unset = embedded store in data_dir.")
+    store_check_s: float = Field(default=1.0, description="Seconds the store's version is trusted before the ledger is read again (changes by other processes show up within this).")
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Default corpus folder for `ingest`/`serve`.")
     manifest: str = Field(default="manifest.toml", description="Manifest file name inside a corpus folder.")
 

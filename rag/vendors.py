@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from clausewise.text import CJK
 from clausewise.types import DocumentInfo
@@ -42,10 +43,16 @@ def _alias_forms(info: DocumentInfo) -> list[list[str]]:
     return forms
 
 
+@lru_cache(maxsize=65536)
 def _token_match(question_token: str, alias_token: str) -> bool:
     if question_token in (alias_token, alias_token + "s"):  # "dr kims" without the apostrophe
         return True
-    return len(alias_token) >= 5 and difflib.SequenceMatcher(None, question_token, alias_token).ratio() >= 0.84
+    shorter, total = min(len(question_token), len(alias_token)), len(question_token) + len(alias_token)
+    if len(alias_token) < 5 or 2.0 * shorter / total < 0.84:  # = real_quick_ratio(), an upper bound of ratio()
+        return False
+    # the two quick ratios are upper bounds of ratio(): most pairs are rejected without the full comparison
+    matcher = difflib.SequenceMatcher(None, question_token, alias_token)
+    return matcher.real_quick_ratio() >= 0.84 and matcher.quick_ratio() >= 0.84 and matcher.ratio() >= 0.84
 
 
 def _contains(question: list[str], alias: list[str]) -> bool:
@@ -87,6 +94,8 @@ def detect_vendors(question: str, documents: list[DocumentInfo]) -> VendorDetect
     return detection
 
 
+# the non-ASCII characters that re.IGNORECASE matches to an ASCII letter although str.lower() does not make them one
+_IGNORECASE_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*|[\u3400-\u9fff]+")
 _TITLE = re.compile(r"(?i)\b(?:dr|mr|mrs|ms)\.?\s*$")
 
@@ -100,6 +109,8 @@ def strip_vendor_names(question: str, documents: list[DocumentInfo]) -> str:
     aliases = sorted({a for d in documents for a in (d.vendor, *d.aliases) if a.strip()}, key=len, reverse=True)
     text = question
     for alias in aliases:
+        if alias.isascii() and alias.lower() not in text.translate(_IGNORECASE_FOLD).lower():
+            continue  # the case-insensitive regex below cannot match: skip it (1,500 vendors = 1,500 compiles)
         text = re.sub(rf"(?i)(?<!\w){re.escape(alias)}(?:['’]s)?(?!\w)", " \0 ", text)
     # near-miss spellings and partial names of a vendor ("kaizenfy", "kims") once no full alias explained them
     distinctive = {t for d in documents for form in _alias_forms(d) for t in form if t not in _GENERIC and len(t) >= 3}
