@@ -1,0 +1,77 @@
+"""`clausewise calibrate`: the refusal model is fitted and scored on folds it was not fitted on, and the PolicyQA
+policies held apart never reach the fit."""
+
+from __future__ import annotations
+
+import random
+
+from rag.answerability import FEATURES, AnswerabilityModel, Signals
+from rag.calibrate import FOLDS, HELD_APART_POLICIES, Case, cross_validate, fit, score, split_policyqa
+
+
+def _case(answerable: bool, strength: float, source: str = "written", fold: int = 0, **extra) -> Case:
+    """A decision whose signals all sit near `strength` (answerable cases high, unanswerable ones low)."""
+    signals = [min(1.0, max(0.0, strength + random.uniform(-0.1, 0.1))) for _ in FEATURES]
+    gold = [[["p.txt", 0, 50]]]
+    cited = [["p.txt", 0, 40]] if answerable else [["p.txt", 100, 140]]
+    return Case(source, f"q{random.random()}", "Acme", "k", answerable, signals, False, cited, gold, fold=fold, **extra)
+
+
+def _cases(n: int = 20) -> list[Case]:
+    random.seed(7)
+    cases = []
+    for i in range(n):
+        cases.append(_case(True, 0.75, fold=i % FOLDS))
+        cases.append(_case(False, 0.3, fold=i % FOLDS))
+        cases.append(_case(True, 0.65, source="policyqa", fold=i % FOLDS))
+    return cases
+
+
+def test_a_fitted_model_separates_answerable_from_unanswerable_cases() -> None:
+    cases = _cases()
+
+    model = fit(cases)
+    result = score(model, cases)
+
+    assert result["refusal_accuracy"] == 1.0 and result["false_refusals"] == 0.0
+    assert result["citation_precision"] == 1.0  # answered cases cite the gold span
+    high = model.probability(Signals(*[0.8] * len(FEATURES)))
+    low = model.probability(Signals(*[0.2] * len(FEATURES)))
+    assert high > model.threshold > low
+
+
+def test_cross_validation_scores_every_fold_with_a_model_fitted_without_it() -> None:
+    cases = _cases()
+
+    folds = cross_validate(cases)
+
+    assert [f["fold"] for f in folds] == list(range(FOLDS))
+    for f in folds:
+        assert set(f["by_source"]) == {"written", "policyqa"}
+        assert f["by_source"]["written"]["cases"] == sum(1 for c in cases if c.fold == f["fold"] and c.source == "written")
+
+
+def test_a_missing_asked_value_is_refused_whatever_the_signals() -> None:
+    model = fit(_cases())
+    strong_but_missing = _case(True, 0.9)
+    strong_but_missing.value_missing = True
+
+    assert score(model, [strong_but_missing])["false_refusals"] == 1.0
+
+
+def test_the_held_apart_policyqa_policies_are_fixed_and_disjoint_from_tuning() -> None:
+    policies = [f"site{i}.com" for i in range(12)]
+
+    tuning, held = split_policyqa(policies)
+
+    assert len(held) == HELD_APART_POLICIES and not set(tuning) & set(held)
+    assert sorted(tuning + held) == sorted(policies)
+    assert split_policyqa(list(reversed(policies))) == (tuning, held)
+
+
+def test_weights_round_trip_through_json() -> None:
+    model = fit(_cases(), provenance={"cases": 60})
+
+    again = AnswerabilityModel.from_dict(__import__("json").loads(model.to_json()))
+
+    assert again == model
