@@ -436,8 +436,8 @@ def _variant(k: int) -> str:
 
 
 def _progress(buffer: bytes) -> int:
-    """Documents finished so far, read from the tqdm `documents` bar on stderr."""
-    done = [int(n) for n in re.findall(rb"documents:\s+\d+%\|[^|]*\|\s*(\d+)/\d+", buffer)]
+    """Documents finished so far, read from the corpus-wide `ingest` bar on stderr ("…, 3/15 documents]")."""
+    done = [int(n) for n in re.findall(rb"\b(\d+)/\d+ documents\]", buffer)]
     return max(done, default=0)
 
 
