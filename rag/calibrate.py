@@ -268,7 +268,36 @@ def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 
     result = {"folds": folds, "cross_validated_mean": summary, "held_apart": held, "model": json.loads(final.to_json()),
               "seconds": round(time.perf_counter() - started, 1)}
     (results / "calibration.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (results / "report.md").write_text(markdown_report(result), encoding="utf-8")
     return result
+
+
+METRICS = ("refusal_accuracy", "false_refusals", "citation_precision", "compare_row_accuracy")
+
+
+def _cell(metrics: dict, key: str) -> str:
+    value = metrics.get(key)
+    count = {"refusal_accuracy": "unanswerable", "false_refusals": "answerable", "compare_row_accuracy": "compare_rows"}.get(key)
+    if value is None:
+        return "–"
+    return f"{value:.2f}" + (f" ({metrics[count]})" if count else "")
+
+
+def markdown_report(result: dict) -> str:
+    """Per-fold and mean figures (each fold scored by the model fitted on the other folds), then held-apart data."""
+    lines = ["| fold | threshold | source | refusal accuracy (n) | false refusals (n) | citation precision | compare rows right (n) |",
+             "|---:|---:|---|---:|---:|---:|---:|"]
+    for fold in result["folds"]:
+        for source, metrics in fold["by_source"].items():
+            lines.append(f"| {fold['fold']} | {fold['threshold']:.2f} | {source} | "
+                         + " | ".join(_cell(metrics, k) for k in METRICS) + " |")
+    for source, metrics in result["cross_validated_mean"].items():
+        lines.append(f"| **mean** | | **{source}** | " + " | ".join("–" if metrics.get(k) is None else f"**{metrics[k]:.2f}**"
+                                                              for k in METRICS) + " |")
+    held = result["held_apart"]
+    lines.append(f"| held apart | {result['model']['threshold']:.2f} | policyqa_held | "
+                 + " | ".join(_cell(held, k) for k in METRICS) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def summary_text(result: dict) -> str:

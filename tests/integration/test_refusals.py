@@ -89,3 +89,43 @@ def test_questions_the_policy_answers_are_answered_with_the_gold_clause(engine: 
 
     assert len(refused) / len(ANSWERABLE) <= MAX_FALSE_REFUSALS, f"refused although the policy answers: {refused}"
     assert sum(precisions) / len(precisions) >= MIN_CITATION_PRECISION
+
+
+_ITEM = re.compile(r"^(\s*)(?:[•●▪◦·*–-]|\d{1,2}[.)])\s")
+
+
+def _list_after(text: str, offset: int) -> list[int]:
+    """Offsets of the top-level items of the list that starts after `offset` (the line after a list intro)."""
+    starts, indent = [], None
+    position = text.find("\n", offset)
+    while 0 <= position < len(text):
+        end = text.find("\n", position + 1)
+        line = text[position + 1 : end if end >= 0 else len(text)]
+        match = _ITEM.match(line)
+        if match is None and line.strip():
+            break
+        if match is not None and indent in (None, len(match.group(1))):
+            indent = len(match.group(1))
+            starts.append(position + 1 + indent)
+        position = end
+    return starts
+
+
+def test_an_answer_that_quotes_a_list_intro_quotes_every_item_of_the_list(engine: Engine, answers: dict) -> None:
+    texts = {d.doc_id: engine.raw_text(d.doc_id) for d in engine.documents()}
+    lists = 0
+    for row in ROWS:
+        answer = answers[row["id"]]
+        for citation in answer.citations:
+            intro = re.search(r"[:：]\s*(?:[•●▪◦·*–-]\s|$)", texts[citation.document][citation.start : citation.end + 1])
+            if not intro:
+                continue
+            items = _list_after(texts[citation.document], citation.start + intro.start())
+            if len(items) < 2:
+                continue
+            lists += 1
+            cited = [c for c in answer.citations if c.document == citation.document]
+            missing = [texts[citation.document][i : i + 60] for i in items
+                       if not any(c.start <= i + 2 < c.end for c in cited)]
+            assert not missing, f"{row['id']}: list items not quoted: {missing}"
+    assert lists >= 1, "no answer quoted a list: the check did not run"
