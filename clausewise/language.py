@@ -27,7 +27,7 @@ _STOPWORDS = {
     "fr": "le la les un une des du de et ou est sont que qui quoi quel quelle quels quelles comment où quand "
           "pourquoi je me mon ma mes vous votre vos il elle ils elles sur pour avec dans par pas au aux ce cette "
           "ces peut peuvent combien est-ce temps données",
-    "es": "el la los las un una unos unas y o es son que qué quién cuál cuáles cómo dónde cuándo por para con en "
+    "es": "el la los las de un una unos unas y o es son que qué quién cuál cuáles cómo dónde cuándo por para con en "
           "del al mi mis me yo su sus se lo le les puede pueden cuánto cuánta tiempo datos sobre",
     "pt": "o a os as um uma e ou é são que quem qual quais como onde quando por para com em do da dos das no na "
           "meu minha meus eu seu sua se pode podem quanto tempo dados sobre não",
@@ -38,7 +38,7 @@ _STOPWORDS = {
 }
 _WORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
 # Letters that only some Latin-script languages use: a strong hint when present.
-_LETTERS = {"de": "äöüß", "fr": "àâçèéêëîïôûùœ", "es": "ñáíóúü¿¡", "pt": "ãõçáéíóúâê", "it": "àèéìòù"}
+_LETTERS = {"de": "äöüß", "fr": "àâçèéêëîïôûùœ", "es": "ñáéíóúü¿¡", "pt": "ãõçáéíóúâê", "it": "àèéìòù"}
 
 
 def detect_language(text: str) -> str:
@@ -61,3 +61,28 @@ def detect_language(text: str) -> str:
 
 def language_name(code: str) -> str:
     return NAMES.get(code, code)
+
+
+# What a question asks for, in German, French, Spanish and Chinese: the kinds of value rag.evidence.asked_attribute
+# recognises in English (a question that asks for one is refused when the policy does not give it). Each kind needs
+# both a cue for the value and (for e-mail and name) a cue that it is asked for.
+_ASKED = (
+    ("email", r"e-?mail|courriel|correo|电子邮件|邮箱", r"welche|wie lautet|adresse|quel|dirección|qué|cuál|哪个|什么|地址"),
+    ("number", r"wie viele|wie viel\b|combien de (?!temps)|cuánt[oa]s? (?!tiempo)|多少(?!时间)|几(?:天|个|年|月)", r""),
+    ("name", r"wie heißt|name (?:des|der)|nom d|comment s'appelle|cómo se llama|nombre d|叫什么|名字|姓名",
+     r"beauftragte|person|ansprechpartner|vertreter|délégué|responsable|personne|représentant|delegado|persona|"
+     r"representante|官|负责人|代表"),
+    ("jurisdiction", r"landesrecht|recht gilt|anwendbare[sn]? recht|gerichtsstand|unterliegt .*recht|droit (?:\w+ )*régit|"
+     r"régie par|droit applicable|juridiction|tribunaux|ley (?:\w+ )*rige|legislación aplicable|jurisdicción|管辖|适用(?:的)?法律", r""),
+)
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of value a non-English question asks for ('email', 'number', 'name', 'jurisdiction'), if any."""
+    if detect_language(question) == "en":
+        return None
+    q = question.lower()
+    for kind, value, asked in _ASKED:
+        if re.search(value, q) and (not asked or re.search(asked, q)):
+            return kind
+    return None

@@ -65,14 +65,20 @@ def sentence_embedder(settings: Settings, question: str, default, languages: Ite
     return get_multilingual_embedder(settings.multilingual_model) if wanted(settings, question, languages) else default
 
 
+# Across languages only the embedding similarity says whether a sentence answers (no shared words to check), which
+# tells answerable from unanswerable questions less reliably (docs/evaluation.md): the reader is told to check.
+CROSS_LANGUAGE_CAVEAT = "Matched across languages: check that the quoted text answers your question."
+
+
 def language_notice(question: str, quoted_languages: Iterable[str]) -> str | None:
-    """'Quoted in the policy's language (English); the question was in German.' when they differ, else None."""
+    """'Quoted in the policy's language (English); the question was in German. <caveat>' when they differ, else None."""
     asked = detect_language(question)
     quoted = [lang for lang in dict.fromkeys(quoted_languages) if lang]
     if not quoted or quoted == [asked]:
         return None
     names = " and ".join(language_name(lang) for lang in quoted)
-    return f"Quoted in the policy's language ({names}); the question was in {language_name(asked)}."
+    return (f"Quoted in the policy's language ({names}); the question was in {language_name(asked)}. "
+            f"{CROSS_LANGUAGE_CAVEAT}")
 
 
 def quoted_languages(citations, groups) -> list[str]:

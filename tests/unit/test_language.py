@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from clausewise.language import detect_language
+from clausewise.language import asked_kind, detect_language
 from clausewise.settings import Settings
-from rag.multilingual import language_notice, wanted
+from rag.multilingual import CROSS_LANGUAGE_CAVEAT, language_notice, wanted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRANSLATED = [json.loads(line) for line in (FIXTURES / "multilingual.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -34,10 +34,10 @@ def test_short_or_mixed_questions_count_as_english(text: str) -> None:
 
 def test_the_notice_names_both_languages_only_when_they_differ() -> None:
     assert language_notice("Welche Gerätedaten erfasst kim.cc?", ["en"]) == (
-        "Quoted in the policy's language (English); the question was in German."
+        f"Quoted in the policy's language (English); the question was in German. {CROSS_LANGUAGE_CAVEAT}"
     )
     assert language_notice("How long is data kept?", ["zh", "zh"]) == (
-        "Quoted in the policy's language (Chinese); the question was in English."
+        f"Quoted in the policy's language (Chinese); the question was in English. {CROSS_LANGUAGE_CAVEAT}"
     )
     assert language_notice("How long is data kept?", ["en"]) is None
     assert language_notice("Kalodata 会保留我的个人信息多久?", ["zh"]) is None
@@ -50,3 +50,14 @@ def test_the_multilingual_index_is_used_only_across_languages() -> None:
     assert not wanted(on, "How can I delete my account?", ["en", "zh"])
     assert not wanted(on, "我想注销账号,该怎么做?", ["en", "zh"])
     assert not wanted(off, "Wie lange bewahrt Kipsu Daten auf?", ["en"])
+
+
+def test_a_question_asking_for_a_specific_value_is_recognised_in_other_languages() -> None:
+    by_id = {item["id"]: item["question"] for item in TRANSLATED}
+    for lang in ("de", "fr", "es", "zh"):
+        assert asked_kind(by_id[f"q053-{lang}"]) == "email"
+        assert asked_kind(by_id[f"q049-{lang}"]) == "number"
+        assert asked_kind(by_id[f"q047-{lang}"]) == "name"
+        assert asked_kind(by_id[f"q055-{lang}"]) == "jurisdiction"
+        assert asked_kind(by_id[f"q015-{lang}"]) is None, "how long is not how many"
+    assert asked_kind("What email address does Kipsu give?") is None  # English: rag.evidence handles it
