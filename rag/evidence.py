@@ -171,14 +171,21 @@ def asked_attribute(question: str) -> str | None:
     return asked_kind(question)  # the same kinds asked in German, French, Spanish or Chinese
 
 
+# the kinds of value one of a few patterns recognises
+_VALUE_PATTERNS = {
+    "email": (_EMAIL,), "jurisdiction": (_JURISDICTION,), "timeframe": (_TIMEFRAME,), "law": (_LAW_NAME,),
+    "phone": (_PHONE,), "date": (_DATE,), "price": (_PRICE,), "contact": (_EMAIL, _PHONE, _STREET, _URL),
+}
+
 ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
                     "contact": "contact details", "timeframe": "time frame", "law": "named law", "phone": "phone number",
                     "date": "date", "price": "price", "organisation": "company name"}
 
 
 def has_attribute(kind: str, text: str, question: str = "") -> bool:
-    if kind == "email":
-        return bool(_EMAIL.search(text))
+    """Whether `text` gives a value of the asked kind (see `asked_attribute`)."""
+    if kind in _VALUE_PATTERNS:
+        return any(pattern.search(text) for pattern in _VALUE_PATTERNS[kind])
     if kind == "number":
         unit = re.search(r"\bhow many (\w+?)s?\b", question.lower())
         if unit and unit.group(1) not in ("time", "way", "kind", "type"):
@@ -190,22 +197,8 @@ def has_attribute(kind: str, text: str, question: str = "") -> bool:
             if not set(match.group(1).lower().split()) <= _NOT_NAMES:
                 return True
         return False
-    if kind == "jurisdiction":
-        return bool(_JURISDICTION.search(text))
-    if kind == "timeframe":
-        return bool(_TIMEFRAME.search(text))
-    if kind == "law":
-        return bool(_LAW_NAME.search(text))
-    if kind == "phone":
-        return bool(_PHONE.search(text))
-    if kind == "date":
-        return bool(_DATE.search(text))
-    if kind == "price":
-        return bool(_PRICE.search(text))
     if kind == "organisation":
         return has_attribute("name", text) or bool(_ORGANISATION.search(text))
-    if kind == "contact":
-        return bool(_EMAIL.search(text) or _PHONE.search(text) or _STREET.search(text) or _URL.search(text))
     return True
 
 
