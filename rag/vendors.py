@@ -100,6 +100,25 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*|[\u3400-\u9fff]+")
 _TITLE = re.compile(r"(?i)\b(?:dr|mr|mrs|ms)\.?\s*$")
 
 
+class _NearMatch:
+    """`near(token)` == any(_token_match(token, t) for t in tokens), without comparing the tokens whose length
+    alone rules out a fuzzy match (thousands of vendors otherwise cost thousands of comparisons per word)."""
+
+    def __init__(self, tokens: set[str]) -> None:
+        self.tokens = tokens
+        self.by_length: dict[int, list[str]] = {}
+        for token in tokens:
+            if len(token) >= 5:
+                self.by_length.setdefault(len(token), []).append(token)
+
+    def __call__(self, token: str) -> bool:
+        if token in self.tokens or (token.endswith("s") and token[:-1] in self.tokens):  # _token_match's exact forms
+            return True
+        n = len(token)
+        return any(2.0 * min(n, m) / (n + m) >= 0.84 and any(_token_match(token, t) for t in group)
+                   for m, group in self.by_length.items())
+
+
 def strip_vendor_names(question: str, documents: list[DocumentInfo]) -> str:
     """`question` without any vendor's names, aliases, possessives or near-miss spellings ("kaizenfy", "dr kims").
 
@@ -114,11 +133,12 @@ def strip_vendor_names(question: str, documents: list[DocumentInfo]) -> str:
         text = re.sub(rf"(?i)(?<!\w){re.escape(alias)}(?:['’]s)?(?!\w)", " \0 ", text)
     # near-miss spellings and partial names of a vendor ("kaizenfy", "kims") once no full alias explained them
     distinctive = {t for d in documents for form in _alias_forms(d) for t in form if t not in _GENERIC and len(t) >= 3}
+    near = _NearMatch(distinctive)
     pieces, cursor = [], 0
     for match in _WORD.finditer(text):
         tokens = _tokens(match.group())
         token = "".join(tokens)
-        if token and any(_token_match(token, t) for t in distinctive):
+        if token and near(token):
             before = _TITLE.sub("", text[cursor : match.start()])
             pieces.append(before + " \0 ")
             cursor = match.end()
