@@ -10,6 +10,7 @@ import functools
 import json
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -126,7 +127,8 @@ class Store:
         suffix = _collection_suffix(settings.embedding_model)
         self.chunks_name = f"clauses-{suffix}"
         self.docs_name = f"documents-{suffix}"
-        self._version: tuple[float, str] | None = None  # (monotonic time read, version)
+        self._version: tuple[float, str, int] | None = None  # (monotonic time read, version, ledger entries)
+        self._refreshing = threading.Lock()
         try:
             self.chunks = self.client.get_or_create_collection(
                 self.chunks_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
@@ -234,20 +236,41 @@ class Store:
         return self.chunks.count()
 
     def version(self) -> str:
-        """Changes whenever documents are added, replaced or removed (keys the BM25 index). Reading it costs a scan of
-        the ledger (86 ms at 156 documents), so it is trusted for settings.store_check_s; changes made through this
-        Store are seen at once, those of other processes within that time."""
+        """Changes whenever documents are added, replaced or removed (keys the BM25 index). Reading it scans the
+        ledger (86 ms at 156 documents, 140 ms at 1,544), so a read is trusted for settings.store_check_s and then
+        refreshed in the background while callers keep the last value: changes made through this Store are seen at
+        once, those of other processes a refresh later (about store_check_s)."""
         cached = self._version
-        if cached is not None and time.monotonic() - cached[0] < self.settings.store_check_s:
-            return cached[1]
-        version = self._read_version()
-        self._version = (time.monotonic(), version)
-        return version
+        if cached is not None and time.monotonic() - cached[0] >= self.settings.store_check_s:
+            if self._ledger_size() != cached[2]:  # cheap, and fails with the ledger's error when the store is gone
+                cached = None  # a document came or went: read at once
+            elif self._refreshing.acquire(blocking=False):
+                threading.Thread(target=self._refresh_version, daemon=True, name="store-version").start()
+        if cached is None:
+            started, (version, size) = time.monotonic(), self._read_version()
+            self._version = cached = (started, version, size)
+        return cached[1]
 
     @_guarded("read the document ledger")
-    def _read_version(self) -> str:
+    def _ledger_size(self) -> int:
+        return self.docs.count()
+
+    def _refresh_version(self) -> None:
+        try:
+            started = time.monotonic()
+            version, size = self._read_version()
+            if self._version is not None:  # not invalidated by a local write meanwhile
+                self._version = (started, version, size)
+        except StoreError:
+            self._version = None  # the next caller reads synchronously and sees the error
+        finally:
+            self._refreshing.release()
+
+    @_guarded("read the document ledger")
+    def _read_version(self) -> tuple[str, int]:
         ledger = self.docs.get(include=["metadatas"])
-        return json.dumps(sorted((i, m["file_hash"], m["status"]) for i, m in zip(ledger["ids"], ledger["metadatas"], strict=True)))
+        entries = sorted((i, m["file_hash"], m["status"]) for i, m in zip(ledger["ids"], ledger["metadatas"], strict=True))
+        return json.dumps(entries), len(entries)
 
     def reset(self) -> None:
         """Drop both collections (for --rebuild); an embedded store's folder is deleted and recreated."""

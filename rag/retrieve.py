@@ -3,6 +3,7 @@ filtered to the asked vendor(s). The BM25 index and the chunk table are rebuilt 
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass, replace
 
@@ -72,6 +73,7 @@ class Retriever:
                     following=_following(chunks),
                     vectors=vectors,
                 )
+                gc.freeze()  # the index's ~1M objects live long: keep them out of every later full GC pass (100k store)
             return self._index
 
     @property
