@@ -142,8 +142,13 @@ def test_full_ingest_makes_no_outbound_connection(
     # To keep the suite fast most vectors come from the session's cache, but a fifth are dropped so
     # the model must really be loaded and run; Chroma is opened and written as in any ingest.
     seed_vector_cache(ingested_store.settings, data_dir)
-    with sqlite3.connect(data_dir / ingested_store.settings.cache_path.name) as cache:
-        dropped = cache.execute("DELETE FROM vectors WHERE rowid % 5 = 0").rowcount
+    model = ingested_store.settings.embedding_model
+    cache_file = data_dir / ingested_store.settings.cache_path.name
+    count = "SELECT COUNT(*) FROM vectors WHERE model = ?"
+    with sqlite3.connect(cache_file) as cache:
+        before = cache.execute(count, (model,)).fetchone()[0]
+        dropped = cache.execute("DELETE FROM vectors WHERE rowid % 5 = 0 AND model = ?", (model,)).rowcount
+        cache.execute("DELETE FROM marks")  # "every sentence of this document version is cached" no longer holds
     assert dropped > 20
     proc = subprocess.run(
         [*clausewise_argv, "ingest", str(CORPUS_DIR), "--json", "--data-dir", str(data_dir)],
@@ -156,7 +161,10 @@ def test_full_ingest_makes_no_outbound_connection(
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert (report["documents"], report["added"], report["errors"]) == (5, 5, [])
-    assert report["embedded"] >= dropped
+    # every dropped vector (clauses and their sentences) was computed again by the model, offline
+    assert report["embedded"] + report["sentences_embedded"] == dropped
+    with sqlite3.connect(cache_file) as cache:
+        assert cache.execute(count, (model,)).fetchone()[0] == before
     assert report["chunks"] == ingested_store.store.count()
 
     lines = log.read_text(encoding="utf-8").splitlines()
