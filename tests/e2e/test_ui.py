@@ -72,8 +72,9 @@ def wait_marked(page, text: str) -> str:
 def upload(page, path: Path, vendor: str) -> str:
     page.click("#cw-tab-library-button, button[role=tab]:has-text('Library')")
     page.set_input_files("#cw-upload-file input[type=file]", str(path))
-    page.wait_for_function(
-        "name => (document.querySelector('#cw-upload-file')?.innerText || '').includes(name)", arg=path.name
+    page.wait_for_function(  # Gradio uploads the file to the server first: slow when the 2 cores are busy
+        "name => (document.querySelector('#cw-upload-file')?.innerText || '').includes(name)", arg=path.name,
+        timeout=120_000,
     )
     page.fill("#cw-upload-vendor textarea, #cw-upload-vendor input", vendor)
     page.locator("#cw-upload-status").evaluate("el => { el.dataset.before = el.innerText; }")
