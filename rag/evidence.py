@@ -143,31 +143,29 @@ _NOT_NAMES = frozenset(
 )
 
 
+# What a question asks for: the first kind whose patterns ALL match the lower-cased question.
+_ASKED_KINDS = [
+    ("email", (r"\be-?mail\b", r"\b(what|which|give|address)\b")),
+    ("price", (r"\bhow much does\b.*\bcost\b|\bwhat (is the )?(price|fee)\b|\bcost of\b",)),
+    ("number", (r"\bhow many\b|\bhow much\b|\bwhat percentage\b|\bnumber of (days|months|years)\b",)),
+    ("name", (r"\b(name of|who is the|named)\b", r"\b(officer|dpo|person|representative)\b")),
+    ("jurisdiction", (r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b",)),
+    ("timeframe", (r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b",)),
+    ("law", (r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b",)),
+    ("phone", (r"\b(phone|telephone)( number)?\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b",)),
+    ("date", (r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b",)),
+    ("organisation", (r"\b(which|what) (\w+ ){0,2}(company|processor|provider|vendor|firm) (does|do|did|is)\b|"
+                      r"\bname of the (\w+ ){0,2}(company|processor|provider)\b",)),
+    ("contact", (r"\bcontact (information|info|details)\b|\bhow (can|do|should) i (contact|reach)\b|\bwho (can|do|should) i contact\b",)),
+]
+
+
 def asked_attribute(question: str) -> str | None:
     """What kind of value the question asks for, when it asks for a specific one."""
     q = question.lower()
-    if re.search(r"\be-?mail\b", q) and re.search(r"\b(what|which|give|address)\b", q):
-        return "email"
-    if re.search(r"\bhow much does\b.*\bcost\b|\bwhat (is the )?(price|fee)\b|\bcost of\b", q):
-        return "price"
-    if re.search(r"\bhow many\b|\bhow much\b|\bwhat percentage\b|\bnumber of (days|months|years)\b", q):
-        return "number"
-    if re.search(r"\b(name of|who is the|named)\b", q) and re.search(r"\b(officer|dpo|person|representative)\b", q):
-        return "name"
-    if re.search(r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b", q):
-        return "jurisdiction"
-    if re.search(r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b", q):
-        return "timeframe"
-    if re.search(r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b", q):
-        return "law"
-    if re.search(r"\b(phone|telephone)( number)?\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b", q):
-        return "phone"
-    if re.search(r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b", q):
-        return "date"
-    if re.search(r"\b(which|what) (\w+ ){0,2}(company|processor|provider|vendor|firm) (does|do|did|is)\b|\bname of the (\w+ ){0,2}(company|processor|provider)\b", q):
-        return "organisation"
-    if re.search(r"\bcontact (information|info|details)\b|\bhow (can|do|should) i (contact|reach)\b|\bwho (can|do|should) i contact\b", q):
-        return "contact"
+    for kind, patterns in _ASKED_KINDS:
+        if all(re.search(pattern, q) for pattern in patterns):
+            return kind
     return asked_kind(question)  # the same kinds asked in German, French, Spanish or Chinese
 
 
