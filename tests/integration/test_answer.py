@@ -22,6 +22,7 @@ from rag.retrieve import EmptyStoreError
 from rag.vendors import strip_vendor_names
 from rag.verify import CITATION, check_draft, split_draft
 from tests.support.fake_ollama import FakeOllama, split_pieces, unused_local_url
+from tests.support.gold import covered, quote_span
 from tests.support.models import smollm2_gguf_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,10 +52,9 @@ def gold(item: dict) -> dict[str, list[tuple[str, int, int]]]:
     spans: dict[str, list[tuple[str, int, int]]] = {}
     for evidence in item["evidence"]:
         doc = BY_PREFIX[evidence["file"][:3]]
-        pattern = r"\s+".join(re.escape(w) for w in normalize_ws(evidence["quote"]).split(" "))
-        match = re.search(pattern, RAW[doc["doc_id"]])
-        assert match, f"{item['id']}: gold quote not found in {doc['source_file']}: {evidence['quote'][:60]}"
-        spans.setdefault(doc["vendor"], []).append((doc["doc_id"], match.start(), match.end()))
+        found = quote_span(RAW[doc["doc_id"]], evidence["quote"])
+        assert found, f"{item['id']}: gold quote not found in {doc['source_file']}: {evidence['quote'][:60]}"
+        spans.setdefault(doc["vendor"], []).append((doc["doc_id"], *found))
     return spans
 
 
@@ -64,22 +64,6 @@ def item_asking(question: str) -> dict:
 
 def overlaps(citation, spans: list[tuple[str, int, int]]) -> bool:
     return any(citation.document == doc and citation.start < end and start < citation.end for doc, start, end in spans)
-
-
-def covered(results, span: tuple[str, int, int]) -> bool:
-    """A gold quote is retrieved when retrieved chunks of its document cover it, across adjacent chunks too (only
-    whitespace may lie between them)."""
-    doc, start, end = span
-    cursor = start
-    for a, b in sorted((r.chunk.start, r.chunk.end) for r in results if r.chunk.doc_id == doc):
-        if b <= cursor:
-            continue
-        if RAW[doc][cursor:a].strip():
-            return False
-        cursor = b
-        if cursor >= end:
-            return True
-    return False
 
 
 # ---- fixtures -----------------------------------------------------------------------------------------------------
@@ -137,7 +121,7 @@ def test_every_single_vendor_question_finds_its_gold_evidence_in_the_top_5(engin
         results = engine.retriever.search(strip_vendor_names(item["question"], documents), [vendor])
         assert len(results) == engine.settings.top_k
         for span in gold(item)[vendor]:
-            if covered(results, span):
+            if covered(results, span, RAW):
                 hits += 1
             else:
                 misses.append(f"{item['id']} {vendor}: {RAW[span[0]][span[1] : span[1] + 60]!r}")

@@ -8,7 +8,6 @@ Gold: tests/fixtures/multilingual.jsonl (translations of English seed questions,
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from pathlib import Path
 
@@ -17,10 +16,11 @@ import pytest
 from clausewise.language import language_name
 from clausewise.multilingual import MultilingualIndex
 from clausewise.settings import Settings
-from clausewise.text import CJK, detect_lang, normalize_ws
+from clausewise.text import CJK, detect_lang
 from ingest.pipeline import Ingestor
 from rag.api import Engine
 from rag.multilingual import CROSS_LANGUAGE_CAVEAT
+from tests.support.gold import covered, quote_span
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
@@ -41,30 +41,14 @@ def spans_in(item: dict, raw: dict[str, str], doc_for_prefix) -> list[tuple[str,
     spans = []
     for evidence in item["evidence"]:
         doc_id = doc_for_prefix(evidence["file"][:3])
-        pattern = r"\s+".join(re.escape(w) for w in normalize_ws(evidence["quote"]).split(" "))
-        match = re.search(pattern, raw[doc_id])
-        assert match, f"{item['id']}: gold quote not found: {evidence['quote'][:60]}"
-        spans.append((doc_id, match.start(), match.end()))
+        found = quote_span(raw[doc_id], evidence["quote"])
+        assert found, f"{item['id']}: gold quote not found: {evidence['quote'][:60]}"
+        spans.append((doc_id, *found))
     return spans
 
 
 def gold(item: dict) -> list[tuple[str, int, int]]:
     return spans_in(item, RAW, lambda prefix: BY_PREFIX[prefix]["doc_id"])
-
-
-def covered(results, span: tuple[str, int, int], raw: dict[str, str]) -> bool:
-    """The retrieved chunks of the quote's document cover it (adjacent chunks together; only whitespace between)."""
-    doc, start, end = span
-    cursor = start
-    for a, b in sorted((r.chunk.start, r.chunk.end) for r in results if r.chunk.doc_id == doc):
-        if b <= cursor:
-            continue
-        if raw[doc][cursor:a].strip():
-            return False
-        cursor = b
-        if cursor >= end:
-            return True
-    return False
 
 
 def cites(answer, spans) -> bool:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from clausewise.text import normalize_ws
 from rag.api import Engine
+from tests.support.gold import quote_span
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = ROOT / "tests" / "fixtures" / "written_questions.jsonl"
@@ -44,10 +44,9 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     for evidence in row["evidence"]:
         path = ROOT / "corpus" / evidence["file"]
         text = path.read_text(encoding="utf-8")
-        pattern = r"\s+".join(re.escape(w) for w in normalize_ws(evidence["quote"]).split(" "))
-        match = re.search(pattern, text)
-        assert match, f"{row['id']}: gold quote not in {path.name}"
-        spans.append((path.name, match.start(), match.end()))
+        found = quote_span(text, evidence["quote"])
+        assert found, f"{row['id']}: gold quote not in {path.name}"
+        spans.append((path.name, *found))
     return spans
 
 
