@@ -51,9 +51,6 @@ class Signals:
     def vector(self) -> list[float]:
         return [getattr(self, f.name) for f in fields(self)]
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: round(v, 4) for k, v in asdict(self).items()}
-
 
 FEATURES = [f.name for f in fields(Signals)]
 
@@ -87,8 +84,6 @@ def measure(
     q_tokens = content_tokens(question, vendor_tokens)
     chunk = best.scored.chunk
     clause = Vocabulary.of([tokenize(chunk.embed_text)])
-    clause_tokens = set(clause.tokens)
-    policy_tokens = set(policy.tokens)
     # the rarest words first: a word the store never contains (not a Chinese character pair), then by idf
     unknown = [t for t in q_tokens if t not in idf and not t.isdigit() and not CJK.match(t)]
     key_terms = (unknown + sorted((t for t in q_tokens if t in idf), key=lambda t: -idf[t]))[:KEY_TERMS]
@@ -100,12 +95,12 @@ def measure(
         sentence_similarity=best.dense,
         sentence_coverage=coverage(q_tokens, best.text, idf),
         clause_coverage=best.coverage,
-        key_term_coverage=token_coverage([(key_terms, 1.0, clause_tokens)], flat),
+        key_term_coverage=token_coverage([(key_terms, 1.0, clause.tokens)], flat),
         key_term_in_sentence=token_coverage([(key_terms, 1.0, set(tokenize(best.text)))], flat),
-        key_term_in_policy=token_coverage([(key_terms, 1.0, policy_tokens)], flat),
+        key_term_in_policy=token_coverage([(key_terms, 1.0, policy.tokens)], flat),
         phrase_in_clause=_pair_share(pairs, clause),
         phrase_in_policy=_pair_share(pairs, policy),
-        policy_coverage=token_coverage([(q_tokens, 1.0, policy_tokens)], idf),
+        policy_coverage=token_coverage([(q_tokens, 1.0, policy.tokens)], idf),
         clause_similarity=best.scored.dense,
         lexical_agreement=best.scored.lexical,
         attribute_present=float(bool(kind) and any(has_attribute(kind, s.text, question) for s in supporting)),
@@ -136,7 +131,7 @@ class AnswerabilityModel:
         return cls((0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, 0.5, {"note": "neutral: run `clausewise calibrate --write`"})
 
     def to_json(self) -> str:
-        data = {"features": FEATURES, **{k: v for k, v in asdict(self).items()}}
+        data = {"features": FEATURES, **asdict(self)}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -154,14 +149,17 @@ def load_model(path: Path = WEIGHTS_FILE) -> AnswerabilityModel:
     return AnswerabilityModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def decide(
-    question: str, signals: Signals, supporting: list[Sentence], model: AnswerabilityModel, threshold: float | None = None
-) -> tuple[bool, str, float]:
-    """(answered, reason when not, P(answerable)). A missing asked value (no e-mail for "which e-mail") always refuses."""
+def missing_value(question: str, signals: Signals) -> str | None:
+    """The kind of value the question asks for when the evidence gives none ("e-mail address"), else None."""
     kind = asked_attribute(question)
-    if kind and not any(has_attribute(kind, s.text, question) for s in supporting):
-        return False, f"the policy gives no {ATTRIBUTE_NAMES[kind]} for this", 0.0
+    return ATTRIBUTE_NAMES[kind] if kind and not signals.attribute_present else None
+
+
+def decide(question: str, signals: Signals, model: AnswerabilityModel) -> tuple[bool, str, float]:
+    """(answered, reason when not, P(answerable)). A missing asked value (no e-mail for "which e-mail") always refuses."""
+    if missing := missing_value(question, signals):
+        return False, f"the policy gives no {missing} for this", 0.0
     p = model.probability(signals)
-    if p < (model.threshold if threshold is None else threshold):
+    if p < model.threshold:
         return False, "no clause addresses what is asked", p
     return True, "", p

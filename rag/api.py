@@ -308,7 +308,7 @@ class Engine:
             return VendorEvidence(vendor, [], False, "no clauses found")
         chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw)
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])))
-        answered, reason, probability = decide(query, signals, chosen, self.answerability)
+        answered, reason, probability = decide(query, signals, self.answerability)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability)
 
     def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:

@@ -93,7 +93,7 @@ def _engine_for(corpus, results: Path, progress: bool):
 
 
 def _cases_for(engine, item, source: str, kind: str, fold: int) -> list[Case]:
-    from rag.answerability import decide
+    from rag.answerability import missing_value
     from rag.api import cited_spans
 
     cases = []
@@ -103,7 +103,7 @@ def _cases_for(engine, item, source: str, kind: str, fold: int) -> list[Case]:
         found = engine.evidence(query, vendor, engine.retriever.search(query, [vendor]))
         if found.signals is None:
             continue
-        value_missing = decide(query, found.signals, found.picked, engine.answerability, threshold=0.0)[0] is False
+        value_missing = missing_value(query, found.signals) is not None
         cited = [[engine_source(engine, i.chunk.doc_id), a, b] for i, a, b in cited_spans(found.picked)]
         answerable = vendor not in item.not_stated if item.is_compare else item.answerable
         cases.append(Case(source, item.id, vendor, kind, answerable, found.signals.vector(), value_missing, cited,

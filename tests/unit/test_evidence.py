@@ -106,7 +106,7 @@ def _decide(question: str, best: Sentence, policy: str) -> tuple[bool, str, floa
     texts = [best.text, policy, "cookies are small files", "we share data with partners", "you may contact us"]
     idf = idf_table([tokenize(t) for t in texts])
     signals = measure(question, best, [best], idf, {"acme"}, Vocabulary.of([tokenize(policy), tokenize(best.text)]))
-    return decide(question, signals, [best], load_model())
+    return decide(question, signals, load_model())
 
 
 def test_a_missing_value_means_the_policy_does_not_say() -> None:
