@@ -277,7 +277,9 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
             items += 1
             item = ScoredChunk(chunk=chunk, score=sentence.scored.score, dense=sentence.scored.dense)
             spans = sentence_spans(raw, chunk.start, chunk.end) if raw else []
-            for start, end in spans[:1] if spans and not normalize_ws(raw[spans[0][0]:spans[0][1]]).endswith(":") else spans:
+            # an item's first sentence; all of it when that sentence introduces a nested list ("... necessary to:")
+            nested = bool(spans) and normalize_ws(raw[spans[0][0] : spans[0][1]]).endswith(":")
+            for start, end in spans if nested else spans[:1]:
                 if (chunk.doc_id, start) not in have:
                     have.add((chunk.doc_id, start))
                     extra.append(Sentence(item, start, end, normalize_ws(raw[start:end])))
