@@ -71,6 +71,13 @@ def split_policyqa(policies: list[str]) -> tuple[list[str], list[str]]:
     return [p for p in ordered if p not in held], held
 
 
+def held_apart_sample(rows: list[dict], size: int) -> list[dict]:
+    """The fixed seeded sample of PolicyQA rows from the held-apart policies that calibration and tests report."""
+    _, held = split_policyqa(sorted({r["policy"] for r in rows}))
+    held_rows = [r for r in rows if r["policy"] in held]
+    return random.Random(SPLIT_SEED).sample(held_rows, min(size, len(held_rows)))
+
+
 def _fold_of(key: str) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % FOLDS
 
@@ -128,7 +135,7 @@ def collect(results: Path, policyqa_dir: Path | None, per_policy: int, held_samp
             cases.extend(_cases_for(engine, item, source, kinds[item.id], _fold_of(f"{source}:{item.id}")))
     if policyqa_dir is not None:
         rows = read_jsonl(policyqa_dir / "dev.jsonl")
-        tuning, held = split_policyqa(sorted({r["policy"] for r in rows}))
+        tuning, _ = split_policyqa(sorted({r["policy"] for r in rows}))
         _, corpus, _ = load_policyqa(rows, policyqa_dir / "policies")
         engine = _engine_for(corpus, results, progress)
         rng = random.Random(SPLIT_SEED)
@@ -136,8 +143,7 @@ def collect(results: Path, policyqa_dir: Path | None, per_policy: int, held_samp
         for fold_index, policy in enumerate(tuning):
             of_policy = [r for r in rows if r["policy"] == policy]
             picked += [(r, fold_index % FOLDS) for r in rng.sample(of_policy, min(per_policy, len(of_policy)))]
-        held_rows = [r for r in rows if r["policy"] in held]
-        picked += [(r, -1) for r in random.Random(SPLIT_SEED).sample(held_rows, min(held_sample, len(held_rows)))]
+        picked += [(r, -1) for r in held_apart_sample(rows, held_sample)]
         items, _, _ = load_policyqa([r for r, _ in picked], policyqa_dir / "policies")
         for item, (_, fold) in tqdm(list(zip(items, picked, strict=True)), desc="calibrate: policyqa", unit="q",
                                     disable=not progress):

@@ -11,12 +11,11 @@ is skipped, saying so; it is a benchmark guard, not a check of behaviour the bun
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pytest
 
-from rag.calibrate import POLICYQA_DIR, SPLIT_SEED, split_policyqa
+from rag.calibrate import POLICYQA_DIR, held_apart_sample
 from rag.evaluate import _ours_spans, budget_hits, build_ours, load_policyqa, read_jsonl
 
 DATA = Path(os.environ.get("CLAUSEWISE_POLICYQA_DIR", POLICYQA_DIR))
@@ -34,10 +33,7 @@ def sample_and_engine(tmp_path_factory):
     from clausewise.settings import Settings
     from rag.api import Engine
 
-    rows = read_jsonl(DATA / "dev.jsonl")
-    _, held = split_policyqa(sorted({r["policy"] for r in rows}))
-    held_rows = [r for r in rows if r["policy"] in held]
-    picked = random.Random(SPLIT_SEED).sample(held_rows, SAMPLE)
+    picked = held_apart_sample(read_jsonl(DATA / "dev.jsonl"), SAMPLE)
     items, corpus, _ = load_policyqa(picked, DATA / "policies")
     settings = Settings(data_dir=tmp_path_factory.mktemp("policyqa"), chroma_url=None, sentence_vectors=False, multilingual_model="")
     build_ours(settings, corpus, progress=False)
