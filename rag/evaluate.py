@@ -565,7 +565,8 @@ def default_results_dir(dataset: Path, opp: bool) -> Path:
     return Path("results") / f"eval-{stem}{'-opp115' if opp else ''}"
 
 
-def _ours_spans(engine, items) -> list[Span]:
+def retrieved_spans(engine, items) -> list[Span]:
+    """The file spans (and their text) of retrieved chunks, in rank order: what the recall metrics read."""
     spans = []
     for item in items:
         c = item.chunk
@@ -729,7 +730,7 @@ def run_eval(opts: EvalOptions) -> dict:
         else:
             found = engine.retriever.search(query, None, opts.depth)
         seconds = time.perf_counter() - t
-        record = _retrieval_record(_ours_spans(engine, found), [s.chunk.vendor for s in found], item, seconds)
+        record = _retrieval_record(retrieved_spans(engine, found), [s.chunk.vendor for s in found], item, seconds)
         record["detected"] = detected
         record["answer"] = _answer_record(engine, item, opts.backend)
         ours_records.append(record)

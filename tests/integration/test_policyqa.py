@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rag.calibrate import POLICYQA_DIR, held_apart_sample
-from rag.evaluate import _ours_spans, budget_hits, build_ours, load_policyqa, read_jsonl
+from rag.evaluate import budget_hits, build_ours, load_policyqa, read_jsonl, retrieved_spans
 
 DATA = Path(os.environ.get("CLAUSEWISE_POLICYQA_DIR", POLICYQA_DIR))
 SAMPLE = 100
@@ -45,7 +45,7 @@ def test_a_fixed_policyqa_sample_finds_the_answer_within_2000_characters(sample_
     hits = total = 0
     for item in items:
         ranked = engine.retriever.search(item.question, item.vendors, 10)
-        found = budget_hits(_ours_spans(engine, ranked), item.groups)
+        found = budget_hits(retrieved_spans(engine, ranked), item.groups)
         hits += sum(found)
         total += len(found)
     recall = hits / total
