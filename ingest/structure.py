@@ -26,6 +26,9 @@ RUN_ON_WORDS = frozenset(
     ["a", "an", "the", "of", "to", "and", "or", "for", "with", "in", "on", "by", "at", "from", "as", "your", "our", "their", "its", "that", "which", "who", "whose", "than", "such", "including", "about", "into", "over", "under", "between", "is", "are", "be", "may", "can", "will"]
 )
 MAX_HEADING_CHARS = 100
+# "Information You Give Us : We receive and store ..." — a heading run into its paragraph with a spaced colon (how
+# scraped policies often join them); split back into the heading and its text
+INLINE_HEADING = re.compile(rf"^((?:\d{{1,2}}\.\s+)?[A-Z][^.,:;!?]{{1,{MAX_HEADING_CHARS}}}?)\s+:\s+(?=\S)")
 
 
 @dataclass
@@ -111,6 +114,21 @@ def _continues(prev: Line, line: Line) -> bool:
     return not (KEY_VALUE.match(prev.text) and len(prev.text.split()) <= 8 and _starts_upper(line.text))
 
 
+def split_inline_headings(lines: list[Line]) -> list[Line]:
+    """Lines starting a paragraph with "Heading : text" become a heading line and a text line (same offsets)."""
+    out: list[Line] = []
+    for i, line in enumerate(lines):
+        match = INLINE_HEADING.match(line.text) if not line.chrome else None
+        after_break = i == 0 or lines[i - 1].blank
+        title = match.group(1) if match else ""
+        if not (match and after_break and len(title.split()) <= MAX_HEADING_WORDS and title.split()[-1].lower() not in RUN_ON_WORDS):
+            out.append(line)
+            continue
+        out.append(Line(line.start, line.start + len(title), title))
+        out.append(Line(line.start + match.end(), line.end, line.text[match.end() :]))
+    return out
+
+
 def split_blocks(lines: list[Line]) -> list[Block]:
     """Group lines into blocks: blank lines and chrome separate; wrapped lines are joined."""
     content = [ln for ln in lines if not ln.chrome]
@@ -188,7 +206,7 @@ def _clause_slug(path: tuple[str, ...], lang: str) -> str:
 
 def extract_clauses(doc_id: str, raw_text: str) -> list[Clause]:
     """Split a policy's original text into citable clauses with section paths and offsets."""
-    blocks = split_blocks(split_lines(raw_text))
+    blocks = split_blocks(split_inline_headings(split_lines(raw_text)))
     mark_navigation(blocks)
     state = _PathState()
     clauses: list[Clause] = []

@@ -352,3 +352,33 @@ def test_load_document_uses_manifest_info_when_given(tmp_path: Path) -> None:
     assert document.info.vendor == "Kipsu" and not document.info.inferred
     assert document.raw_text == (CORPUS / name).read_text(encoding="utf-8")
     assert len(document.file_hash) == 64
+
+
+def test_a_heading_run_into_its_paragraph_with_a_spaced_colon_starts_its_own_section() -> None:
+    # scraped policies often join a heading and its first paragraph as "Heading : text"
+    text = (
+        "Privacy Policy\n\n"
+        "1. What We Collect : A. We collect your name and e-mail address when you register.\n\n"
+        "B. Our servers log your IP address.\n\n"
+        "2. How We Share Information : A. We share your e-mail address with our mailing provider.\n\n"
+        "B. We may sell aggregated statistics to advertisers.\n"
+    )
+
+    clauses = extract_clauses("doc", text)
+
+    by_text = {normalize_ws(c.text)[:20]: c for c in clauses}
+    assert by_text["A. We collect your n"].section_path == ("1. What We Collect",)
+    assert by_text["B. Our servers log y"].section_path == ("1. What We Collect",)
+    assert by_text["A. We share your e-m"].section_path == ("2. How We Share Information",)
+    assert by_text["B. We may sell aggre"].section_path == ("2. How We Share Information",)
+    for clause in clauses:  # offsets still highlight exactly the clause's text
+        assert normalize_ws(text[clause.start : clause.end]) == normalize_ws(clause.text)
+
+
+def test_a_spaced_colon_inside_a_running_sentence_is_not_a_heading() -> None:
+    text = "Where the law allows it, we keep logs : for two years.\n"  # a comma: a sentence, not a heading
+
+    clauses = extract_clauses("doc", text)
+
+    assert [c.section_path for c in clauses] == [()]
+    assert normalize_ws(clauses[0].text) == normalize_ws(text)
