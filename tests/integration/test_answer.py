@@ -18,11 +18,12 @@ from clausewise.text import normalize_ws
 from rag.api import NOT_STATED, Engine, UnknownVendorError
 from rag.backends import BackendError
 from rag.backends.ollama import clear_reachable_cache, ollama_base_url
+from rag.evaluate import locate
 from rag.retrieve import EmptyStoreError
 from rag.vendors import strip_vendor_names
 from rag.verify import CITATION, check_draft, split_draft
 from tests.support.fake_ollama import FakeOllama, split_pieces, unused_local_url
-from tests.support.gold import covered, quote_span
+from tests.support.gold import covered
 from tests.support.models import smollm2_gguf_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def gold(item: dict) -> dict[str, list[tuple[str, int, int]]]:
     spans: dict[str, list[tuple[str, int, int]]] = {}
     for evidence in item["evidence"]:
         doc = BY_PREFIX[evidence["file"][:3]]
-        found = quote_span(RAW[doc["doc_id"]], evidence["quote"])
+        found = locate(RAW[doc["doc_id"]], evidence["quote"])
         assert found, f"{item['id']}: gold quote not found in {doc['source_file']}: {evidence['quote'][:60]}"
         spans.setdefault(doc["vendor"], []).append((doc["doc_id"], *found))
     return spans

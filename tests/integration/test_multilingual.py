@@ -19,8 +19,9 @@ from clausewise.settings import Settings
 from clausewise.text import CJK, detect_lang
 from ingest.pipeline import Ingestor
 from rag.api import Engine
+from rag.evaluate import locate
 from rag.multilingual import CROSS_LANGUAGE_CAVEAT
-from tests.support.gold import covered, quote_span
+from tests.support.gold import covered
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
@@ -41,7 +42,7 @@ def spans_in(item: dict, raw: dict[str, str], doc_for_prefix) -> list[tuple[str,
     spans = []
     for evidence in item["evidence"]:
         doc_id = doc_for_prefix(evidence["file"][:3])
-        found = quote_span(raw[doc_id], evidence["quote"])
+        found = locate(raw[doc_id], evidence["quote"])
         assert found, f"{item['id']}: gold quote not found: {evidence['quote'][:60]}"
         spans.append((doc_id, *found))
     return spans

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rag.api import Engine
-from tests.support.gold import quote_span
+from rag.evaluate import locate
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = ROOT / "tests" / "fixtures" / "written_questions.jsonl"
@@ -44,7 +44,7 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     for evidence in row["evidence"]:
         path = ROOT / "corpus" / evidence["file"]
         text = path.read_text(encoding="utf-8")
-        found = quote_span(text, evidence["quote"])
+        found = locate(text, evidence["quote"])
         assert found, f"{row['id']}: gold quote not in {path.name}"
         spans.append((path.name, *found))
     return spans

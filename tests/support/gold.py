@@ -1,18 +1,7 @@
-"""Gold-quote helpers shared by the answer, refusal and multilingual tests: where a quote lies in a policy file, and
-whether retrieved chunks cover it."""
+"""Gold-quote helper shared by the answer and multilingual tests: whether retrieved chunks cover a quote (where a quote
+lies in a policy file is rag.evaluate.locate, the eval harness's own locator)."""
 
 from __future__ import annotations
-
-import re
-
-from clausewise.text import normalize_ws
-
-
-def quote_span(text: str, quote: str) -> tuple[int, int] | None:
-    """[start, end) of a gold quote in `text`; any run of whitespace in the quote matches any other."""
-    pattern = r"\s+".join(re.escape(w) for w in normalize_ws(quote).split(" "))
-    match = re.search(pattern, text)
-    return (match.start(), match.end()) if match else None
 
 
 def covered(results, span: tuple[str, int, int], raw: dict[str, str]) -> bool:
