@@ -30,6 +30,7 @@ from rag.backends.base import BackendError, Generator
 from rag.evidence import (
     Sentence,
     complete_lists,
+    content_tokens,
     idf_table,
     pick_sentences,
     score_sentences,
@@ -306,7 +307,8 @@ class Engine:
         ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words)
         if not ranked:
             return VendorEvidence(vendor, [], False, "no clauses found")
-        chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw)
+        chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw,
+                                set(content_tokens(query, vendor_words)))
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])))
         answered, reason, probability = decide(query, signals, self.answerability)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability)

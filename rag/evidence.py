@@ -258,9 +258,23 @@ _LIST_ITEM = re.compile(r"^\s*(?:[•●▪◦·*–-]\s|\(?\d{1,2}[.)]\s|\(?[a-
 _INTRODUCES_LIST = re.compile(r"[:：]\s*(?:[•●▪◦·*–-]\s.*)?$|[:：]\s*[•●▪◦·*–-]\s", re.S)
 
 
-def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_texts: dict[str, str]) -> list[Sentence]:
+_ITEM_LABEL = re.compile(r"^\s*([A-Z][\w ,'’&/()-]{1,60})[:：]\s")
+_BULLET = re.compile(r"(?:^|\s)[•●▪◦·*–-]\s")
+
+
+def _label(text: str) -> set[str]:
+    """The words of the list items' labels in a sentence ("• Account Information: ..." -> {"account"}), generic
+    words left out."""
+    labels = (_ITEM_LABEL.match(piece) for piece in _BULLET.split(text)[1:] or [text])
+    return {t for m in labels if m for t in tokenize(m.group(1))} - GENERIC
+
+
+def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_texts: dict[str, str],
+                   question_tokens: set[str] = frozenset()) -> list[Sentence]:
     """`chosen` plus the whole list a chosen sentence introduces ("... except in the following cases:"): the first
-    sentence of every list item that follows in the same section (a nested list under an item comes with it)."""
+    sentence of every list item that follows in the same section (a nested list under an item comes with it). When
+    the question names an item's label ("... when you create an account" and "Account Information: ..."), only the
+    items so labelled are quoted."""
     if not chosen:
         return chosen
     have = {(s.scored.chunk.doc_id, s.start) for s in chosen}
@@ -283,4 +297,8 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
                 if (chunk.doc_id, start) not in have:
                     have.add((chunk.doc_id, start))
                     extra.append(Sentence(item, start, end, normalize_ws(raw[start:end])))
-    return sorted(chosen + extra, key=lambda s: (s.scored.chunk.doc_id, s.start)) if extra else chosen
+    quoted = chosen + extra
+    if question_tokens and any(_label(s.text) & question_tokens for s in quoted):
+        # the item the question names answers alone; its differently labelled siblings are not quoted with it
+        quoted = [s for s in quoted if not (label := _label(s.text)) or label & question_tokens]
+    return sorted(quoted, key=lambda s: (s.scored.chunk.doc_id, s.start))

@@ -200,6 +200,26 @@ def test_a_list_introduced_by_a_chosen_sentence_is_quoted_whole() -> None:
     assert quoted == [parts[0], parts[1], "• For processing: with service providers who work for us.", parts[3]]
 
 
+def test_a_list_item_the_question_names_is_quoted_without_its_siblings() -> None:
+    parts = [
+        "We share personal information only in the following cases:",
+        "• With your consent: when you ask us to.",
+        "• For legal reasons: when the law requires it.",
+    ]
+    raw = "\n".join(parts)
+    offsets = [raw.index(p) for p in parts]
+    chunks = [_item(f"c{i}", ("Sharing",), offsets[i], p) for i, p in enumerate(parts)]
+    following = {a.chunk_id: b for a, b in zip(chunks, chunks[1:], strict=False)}
+    intro = Sentence(ScoredChunk(chunks[0], 0.9), offsets[0], offsets[0] + len(parts[0]), parts[0], score=0.9)
+
+    asked = set(tokenize("Does Acme share my data for legal reasons?"))
+    named = [s.text for s in complete_lists([intro], following, {"acme": raw}, asked)]
+    unnamed = [s.text for s in complete_lists([intro], following, {"acme": raw}, set(tokenize("Who gets my data?")))]
+
+    assert named == [parts[0], parts[2]]
+    assert unnamed == parts  # no item named: the whole list
+
+
 def test_a_sentence_that_introduces_no_list_brings_nothing_more() -> None:
     parts = ["We share personal information with service providers.", "• With your consent: when you ask us to."]
     raw = "\n".join(parts)
