@@ -234,7 +234,8 @@ def _report(result: dict, summary_text, as_json: bool) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluate import EvalOptions, run_eval, summary_text
+    from rag.eval_report import summary_text
+    from rag.evaluate import EvalOptions, run_eval
 
     opts = EvalOptions(dataset=args.dataset, corpus=args.corpus, with_opp115=args.with_opp115, opp115=args.opp115,
                        limit=args.limit, backend=args.backend, results=args.results, vector_cache=args.vector_cache)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import clausewise.offline  # noqa: F401  (before any ML import)
-from rag.evaluate import percentile
+from rag.metrics import percentile
 
 GENERIC_QUESTIONS = [
     "What personal information do you collect?",
@@ -142,11 +142,12 @@ def _settings(data_dir: Path):
 
 def ingest_scale(data_dir: Path, corpus_dir: Path | None, fixed_files: Sequence[Path], vector_cache: Path | None, progress: bool) -> dict:
     """Ingest into a fresh store; throughput in chunks/s and MB/s of policy files."""
-    from rag.evaluate import Corpus, _seed_vector_cache, build_ours
+    from rag.evaluate import build_ours, seed_vector_cache
+    from rag.goldsets import Corpus
 
     settings = _settings(data_dir)
     if vector_cache:
-        _seed_vector_cache(Path(vector_cache), settings.cache_path)
+        seed_vector_cache(Path(vector_cache), settings.cache_path)
     if corpus_dir is not None:
         from ingest.load import discover_files
 
@@ -194,9 +195,9 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
     if not pool:
         raise ValueError("the source store is empty: nothing to recombine")
     settings = _settings(data_dir)
-    from rag.evaluate import _seed_vector_cache
+    from rag.evaluate import seed_vector_cache
 
-    _seed_vector_cache(source_settings.cache_path, settings.cache_path)  # sentence vectors of the real clauses
+    seed_vector_cache(source_settings.cache_path, settings.cache_path)  # sentence vectors of the real clauses
     store = Store(settings)
     sentences: set[str] = set()
     pending_ids, pending_vecs, pending_docs, pending_meta, nodes = [], [], [], [], []
@@ -438,7 +439,7 @@ def run_bench(opts: BenchOptions) -> dict:
     from clausewise.settings import load_settings
     from clausewise.store import Store
     from rag.baseline import BaselinePipeline
-    from rag.evaluate import opp115_dir
+    from rag.goldsets import opp115_dir
 
     named, sizes = parse_scales(opts.scales, opts.synthetic_sizes)
     if not named and not sizes:

@@ -25,17 +25,9 @@ from pathlib import Path
 
 import clausewise.offline  # noqa: F401  (before any ML import)
 from clausewise.settings import PROJECT_ROOT
-from rag.evaluate import (
-    Span,
-    build_ours,
-    citation_precision,
-    corpus_key,
-    engine_source,
-    load_policyqa,
-    load_seed,
-    mean,
-    read_jsonl,
-)
+from rag.evaluate import build_ours, engine_source
+from rag.goldsets import corpus_key, load_policyqa, load_seed, read_jsonl
+from rag.metrics import Span, citation_precision, mean
 
 FOLDS = 5
 SEED_SETS = {

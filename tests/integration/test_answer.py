@@ -18,7 +18,7 @@ from clausewise.text import normalize_ws
 from rag.api import NOT_STATED, Engine, UnknownVendorError
 from rag.backends import BackendError
 from rag.backends.ollama import clear_reachable_cache, ollama_base_url
-from rag.evaluate import locate
+from rag.goldsets import locate
 from rag.retrieve import EmptyStoreError
 from rag.vendors import strip_vendor_names
 from rag.verify import CITATION, check_draft, split_draft

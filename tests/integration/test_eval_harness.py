@@ -9,23 +9,19 @@ from pathlib import Path
 import pytest
 
 from clausewise.cli import main
-from rag.evaluate import (
+from rag.goldsets import detect_format, locate, match_file, not_stated_vendors, sample
+from rag.metrics import (
     Span,
     budget_hits,
     citation_precision,
-    detect_format,
     evidence_coverage,
     false_refusal_rate,
     hit_ranks,
     interleave,
-    locate,
-    match_file,
-    not_stated_vendors,
     percentile,
     recall_at_k,
     reciprocal_rank,
     refusal_accuracy,
-    sample,
     vendor_correct,
 )
 

@@ -19,7 +19,7 @@ from clausewise.settings import Settings
 from clausewise.text import CJK, detect_lang
 from ingest.pipeline import Ingestor
 from rag.api import Engine
-from rag.evaluate import locate
+from rag.goldsets import locate
 from rag.multilingual import CROSS_LANGUAGE_CAVEAT
 from tests.support.gold import covered
 

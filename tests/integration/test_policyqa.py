@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from rag.calibrate import POLICYQA_DIR, held_apart_sample
-from rag.evaluate import budget_hits, build_ours, load_policyqa, read_jsonl, retrieved_spans
+from rag.evaluate import build_ours, retrieved_spans
+from rag.goldsets import load_policyqa, read_jsonl
+from rag.metrics import budget_hits
 
 DATA = Path(os.environ.get("CLAUSEWISE_POLICYQA_DIR", POLICYQA_DIR))
 SAMPLE = 100

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rag.api import Engine
-from rag.evaluate import locate
+from rag.goldsets import locate
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = ROOT / "tests" / "fixtures" / "written_questions.jsonl"

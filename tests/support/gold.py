@@ -1,5 +1,5 @@
 """Gold-quote helper shared by the answer and multilingual tests: whether retrieved chunks cover a quote (where a quote
-lies in a policy file is rag.evaluate.locate, the eval harness's own locator)."""
+lies in a policy file is rag.goldsets.locate, the eval harness's own locator)."""
 
 from __future__ import annotations
 
