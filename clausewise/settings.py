@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, description="Clauses returned by retrieval / used for answers.")
     candidates: int = Field(default=40, description="Dense and BM25 candidates before fusion.")
     dense_weight: float = Field(default=0.6, description="Weight of the normalised dense score in hybrid fusion (BM25 gets 1 - this).")
+    english_blend: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Share of the multilingual model in the dense score of an English question about English text (the main model gets the rest; 0 = main model only). Used once the multilingual index is built.",
+    )
     sentence_vectors: bool = Field(default=True, description="Embed every clause sentence at ingest, so an answer embeds only the question.")
     query_vector_cache: int = Field(default=4096, description="Most query-time vectors (questions, sentences) kept in memory (LRU).")
     query_threads: int = Field(default=1, description="Torch threads for query-time embedding (1 is fastest on a busy machine); 0 = torch's default.")

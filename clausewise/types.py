@@ -67,12 +67,21 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A retrieved chunk with its fused score and the component scores."""
+    """A retrieved chunk with its fused score and the component scores.
+
+    `score` orders the results. `hybrid` is the fusion of the main model's similarity (`dense`) and BM25 (`lexical`)
+    alone, where `score` also blends in the multilingual model (an English question, `english_blend`): sentence
+    choice weighs the clause by `hybrid_score`, the scale it was calibrated on."""
 
     chunk: Chunk
     score: float
     dense: float = 0.0
     lexical: float = 0.0
+    hybrid: float | None = None
+
+    @property
+    def hybrid_score(self) -> float:
+        return self.score if self.hybrid is None else self.hybrid
 
 
 @dataclass(frozen=True)

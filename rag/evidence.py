@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clausewise.embedding import Embedder
 from clausewise.language import asked_kind
@@ -104,7 +104,7 @@ def score_sentences(
         heading = " ".join(sentence.scored.chunk.section_path)
         lexical = coverage(q_tokens, sentence.text, idf, generic, context=heading)
         clause_cov = coverage(q_tokens, sentence.scored.chunk.embed_text, idf)
-        score = WEIGHT_DENSE * float(sim) + WEIGHT_LEXICAL * lexical + WEIGHT_RETRIEVAL * sentence.scored.score
+        score = WEIGHT_DENSE * float(sim) + WEIGHT_LEXICAL * lexical + WEIGHT_RETRIEVAL * sentence.scored.hybrid_score
         scored.append(Sentence(**{**sentence.__dict__, "score": score, "dense": float(sim), "coverage": clause_cov}))
     scored.sort(key=lambda s: -s.score)
     if kind:
@@ -289,7 +289,7 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
             if chunk.section_path != sentence.scored.chunk.section_path or not _LIST_ITEM.match(chunk.text):
                 break
             items += 1
-            item = ScoredChunk(chunk=chunk, score=sentence.scored.score, dense=sentence.scored.dense)
+            item = replace(sentence.scored, chunk=chunk, lexical=0.0)
             spans = sentence_spans(raw, chunk.start, chunk.end) if raw else []
             # an item's first sentence; all of it when that sentence introduces a nested list ("... necessary to:")
             nested = bool(spans) and normalize_ws(raw[spans[0][0] : spans[0][1]]).endswith(":")

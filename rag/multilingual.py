@@ -33,16 +33,31 @@ class MultilingualRetrieval:
                 self._version = index.version
             return self._matrix
 
+    def similarities(self, question: str, index) -> np.ndarray:
+        """The multilingual model's similarity of `question` to every chunk of the retriever's table."""
+        return self.matrix(index) @ self.index.embedder.embed([question])[0]
+
+    def ready(self, index) -> bool:
+        """Whether the multilingual index holds a vector for every chunk (built at ingest, or since): a question that
+        only blends it in never waits for it to be built."""
+        with self._lock:
+            if self._version == index.version:
+                return True
+        return self.index.collection.count() >= len(index.chunks)
+
+    def blend(self, question: str, main: np.ndarray, index, mask: np.ndarray, share: float) -> np.ndarray:
+        """`share` of the multilingual similarity plus the rest of the main model's (`main`), each rescaled to [0, 1]
+        over the searched chunks: measured on English questions, the two together retrieve better than either."""
+        return share * _rescaled(self.similarities(question, index), mask) + (1 - share) * _rescaled(main, mask)
+
     def dense(self, question: str, index, mask: np.ndarray, n: int, main_embedder=None) -> tuple[dict[str, float], Callable[[int], float]]:
         """The top-n masked chunks by multilingual similarity, and a scorer for any other chunk position. An English
-        question also keeps the main model's similarity (averaged, each rescaled to [0, 1] over the searched chunks):
-        measured on English questions about a Chinese-only policy, the two together retrieve better than either."""
-        matrix = self.matrix(index)
-        query = self.index.embedder.embed([question])[0]
-        scores = matrix @ query
+        question (about text in another language) also keeps the main model's similarity, half and half: measured on
+        English questions about a Chinese-only policy, the two together retrieve better than either."""
         if main_embedder is not None and detect_language(question) == "en" and mask.any():
-            main = index.vectors @ main_embedder.embed([question])[0]
-            scores = (_rescaled(scores, mask) + _rescaled(main, mask)) / 2
+            scores = self.blend(question, index.vectors @ main_embedder.embed([question])[0], index, mask, 0.5)
+        else:
+            scores = self.similarities(question, index)
         top = np.argsort(-np.where(mask, scores, -np.inf))[:n]
         dense = {index.chunks[i].chunk_id: float(scores[i]) for i in top if mask[i]}
         return dense, lambda i: float(scores[i])

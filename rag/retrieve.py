@@ -100,6 +100,7 @@ class Retriever:
             return []
         candidates = self.settings.candidates
         lexical = self._bm25_scores(index, question, mask)
+        ranking = None  # the dense score fusion ranks by, where it is not the similarity itself
         if multilingual_wanted(self.settings, question, (index.chunks[i].lang for i in np.flatnonzero(mask))):
             # not English (or no English text to search): dense scores come from the second, multilingual index
             dense, dense_of = self.multilingual.dense(question, index, mask, candidates, self.embedder)
@@ -107,34 +108,48 @@ class Retriever:
             query = self.embedder.embed([question])[0]
             dense = self._dense_scores(query, vendors, candidates)
             dense_of = lambda i: float(index.vectors[i] @ query)  # noqa: E731
+            ranking = self._blended(question, query, index, mask)
         lexical_top = np.argsort(-lexical)[:candidates]
         pool = {int(i) for i in lexical_top if lexical[i] > 0} | {index.position[c] for c in dense if c in index.position}
+        if ranking is not None:
+            pool |= {int(i) for i in np.argsort(-np.where(mask, ranking, -np.inf))[:candidates] if mask[i]}
         if not pool:
             return []
         for i in pool:
             if index.chunks[i].chunk_id not in dense:
                 dense[index.chunks[i].chunk_id] = dense_of(i)
         lexical_max = float(lexical.max()) or 1.0
-        dense_values = np.array([dense[index.chunks[i].chunk_id] for i in pool])
-        low, high = float(dense_values.min()), float(dense_values.max())
-        span = (high - low) or 1.0
-        weight = self.settings.dense_weight
-        scored = []
-        for i in pool:
-            chunk = index.chunks[i]
-            d = dense[chunk.chunk_id]
-            lex = float(lexical[i]) / lexical_max
-            fused = weight * (d - low) / span + (1 - weight) * lex
-            scored.append(ScoredChunk(chunk=chunk, score=fused, dense=d, lexical=lex))
-        scored.sort(key=lambda s: -s.score)
+        lexical_of = {i: float(lexical[i]) / lexical_max for i in pool}
+        fused = self._fused({i: dense[index.chunks[i].chunk_id] for i in pool}, lexical_of)
+        # the order: the same fusion of the blended dense score, where there is one
+        order = fused if ranking is None else self._fused({i: float(ranking[i]) for i in pool}, lexical_of)
+        scored = [ScoredChunk(chunk=index.chunks[i], score=order[i], dense=dense[index.chunks[i].chunk_id], lexical=lexical_of[i],
+                              hybrid=None if ranking is None else fused[i])
+                  for i in sorted(pool, key=lambda i: -order[i])]
         ranked = _dedupe_by_clause(scored)
         if LEXICAL_SLOT and len(ranked) > k:
             # the best keyword match keeps a place even when its embedding is far off (a long, mixed clause)
             top_lexical = max(ranked, key=lambda s: s.lexical)
             if top_lexical.lexical > 0 and ranked.index(top_lexical) >= k:
                 ranked.remove(top_lexical)
-                ranked.insert(k - 1, replace(top_lexical, score=ranked[k - 1].score))  # keeps the order monotone
+                # it takes the displaced clause's scores: the order stays monotone
+                ranked.insert(k - 1, replace(top_lexical, score=ranked[k - 1].score, hybrid=ranked[k - 1].hybrid))
         return _with_continuations(ranked, index, k)
+
+    def _fused(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:
+        """Weighted sum of the dense score (rescaled to [0, 1] over the candidates) and the normalised BM25 score."""
+        low, high = min(dense.values()), max(dense.values())
+        span = (high - low) or 1.0
+        weight = self.settings.dense_weight
+        return {i: weight * (d - low) / span + (1 - weight) * lexical[i] for i, d in dense.items()}
+
+    def _blended(self, question: str, query: np.ndarray, index: _Index, mask: np.ndarray) -> np.ndarray | None:
+        """An English question's dense ranking score: the main model's similarity blended with the multilingual
+        model's (`english_blend`), or None (main model only) when that is off or its index is not built yet."""
+        share = self.settings.english_blend
+        if not (share and self.settings.multilingual_model and self.multilingual.ready(index)):
+            return None
+        return self.multilingual.blend(question, index.vectors @ query, index, mask, share)
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
         """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
@@ -186,6 +201,6 @@ def _with_continuations(ranked: list[ScoredChunk], index: _Index, k: int) -> lis
         seen.add(item.chunk.clause_id)
         following = index.following.get(item.chunk.chunk_id)
         if following and item.chunk.text.rstrip().endswith((":", "：")) and following.clause_id not in seen and len(kept) < k:
-            kept.append(ScoredChunk(chunk=following, score=item.score, dense=item.dense, lexical=0.0))
+            kept.append(replace(item, chunk=following, lexical=0.0))
             seen.add(following.clause_id)
     return kept

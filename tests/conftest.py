@@ -101,7 +101,8 @@ def ingested_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingeste
     """The bundled corpus ingested once per session (real model, real embedded Chroma). Read-only."""
     from ingest.pipeline import Ingestor
 
-    settings = make_settings(tmp_path_factory.mktemp("ingested-store") / "data")
+    # as the product ingests by default: with the multilingual index, which English questions blend in too
+    settings = make_settings(tmp_path_factory.mktemp("ingested-store") / "data", multilingual_ingest=True)
     ingestor = Ingestor(settings)
     report = ingestor.ingest_corpus(CORPUS_DIR, progress=False)
     assert not report.errors, report.errors
