@@ -72,6 +72,8 @@ def build_ours(settings, corpus: Corpus, progress: bool) -> dict:
             )
             ingestor.ingest_document(load_document(path, info, int(settings.max_file_mb * 1e6)), report)
             report.documents += 1
+        if fixed:
+            ingestor.sync_multilingual(report, progress)  # as an ingest of a corpus folder does
     finally:
         ingestor.cache.close()
     if report.errors:

@@ -22,7 +22,7 @@ from rag.metrics import budget_hits
 
 DATA = Path(os.environ.get("CLAUSEWISE_POLICYQA_DIR", POLICYQA_DIR))
 SAMPLE = 100
-MIN_RECALL_AT_2000_CHARS = 0.55  # measured 0.57 (docs/evaluation.md); the target of 0.6 is not met yet
+MIN_RECALL_AT_2000_CHARS = 0.57  # measured 0.59 (docs/evaluation.md; 0.57 before the English blend); the target of 0.6 is not met yet
 
 pytestmark = pytest.mark.skipif(
     not (DATA / "dev.jsonl").is_file(),
@@ -37,7 +37,8 @@ def sample_and_engine(tmp_path_factory):
 
     picked = held_apart_sample(read_jsonl(DATA / "dev.jsonl"), SAMPLE)
     items, corpus, _ = load_policyqa(picked, DATA / "policies")
-    settings = Settings(data_dir=tmp_path_factory.mktemp("policyqa"), chroma_url=None, sentence_vectors=False, multilingual_model="")
+    # retrieval as the product's default ingest builds it: with the multilingual index English questions blend in
+    settings = Settings(data_dir=tmp_path_factory.mktemp("policyqa"), chroma_url=None, sentence_vectors=False, multilingual_ingest=True)
     build_ours(settings, corpus, progress=False)
     return items, Engine(settings)
 
