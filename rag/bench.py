@@ -199,12 +199,22 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
 
     seed_vector_cache(source_settings.cache_path, settings.cache_path)  # sentence vectors of the real clauses
     store = Store(settings)
-    sentences: set[str] = set()
-    pending_ids, pending_vecs, pending_docs, pending_meta, nodes = [], [], [], [], []
+    # the multilingual index too (English questions blend it in), from the real clauses' vectors
+    multilingual = None
+    if settings.multilingual_model:
+        from clausewise.multilingual import MultilingualIndex
 
-    def add(chunk: Chunk, vector, info: DocumentInfo) -> None:
+        multilingual_vectors = MultilingualIndex(source_settings, source).vectors(got["ids"])
+        multilingual = MultilingualIndex(settings, store).collection
+    sentences: set[str] = set()
+    pending_ids, pending_vecs, pending_docs, pending_meta, pending_multi, nodes = [], [], [], [], [], []
+
+    def add(chunk: Chunk, position: int, info: DocumentInfo) -> None:
+        vector = vectors[position]
         pending_ids.append(chunk.chunk_id)
         pending_vecs.append(vector)
+        if multilingual is not None:
+            pending_multi.append(multilingual_vectors[position])
         pending_docs.append(chunk.embed_text)
         pending_meta.append(chunk_metadata(chunk, info))
         nodes.append(TextNode(id_=chunk.chunk_id, text=chunk.text, embedding=[float(x) for x in vector],
@@ -216,8 +226,10 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
         if pending_ids:
             store.chunks.upsert(ids=list(pending_ids), embeddings=np.stack(pending_vecs).tolist(),
                                 documents=list(pending_docs), metadatas=list(pending_meta))
+            if multilingual is not None:
+                multilingual.upsert(ids=list(pending_ids), embeddings=np.stack(pending_multi).tolist())
             bar.update(len(pending_ids))
-            for buffer in (pending_ids, pending_vecs, pending_docs, pending_meta):
+            for buffer in (pending_ids, pending_vecs, pending_docs, pending_meta, pending_multi):
                 buffer.clear()
 
     bar = tqdm(total=size, desc=f"synthetic {size:,}", unit="chunk", disable=not progress)
@@ -228,7 +240,7 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
         entry = ledger.get(chunk.doc_id)
         if entry is None:
             continue
-        add(chunk, vectors[i], entry.info)
+        add(chunk, i, entry.info)
         count += 1
     for entry in ledger.values():
         store.mark(entry)
@@ -250,7 +262,7 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
                          section_path=real.section_path, clause_ids=(f"{doc_id}/c{j:03d}",), start=start, end=end,
                          text=real.text, embed_text=real.embed_text, content_hash=real.content_hash)
             doc_chunks.append(fake)
-            add(fake, vectors[idx], info)
+            add(fake, idx, info)
         raw = "\n\n".join(parts) + "\n"
         if settings.sentence_vectors:
             from ingest.sentences import sentence_texts
@@ -273,6 +285,7 @@ def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, p
     seconds = time.perf_counter() - started
     stats = {
         "chunks": store.count(),
+        "multilingual_chunks": multilingual.count() if multilingual is not None else 0,
         "vendors": len(ledger) + number,
         "fake_vendors": number,
         "sentences": len(sentences),
