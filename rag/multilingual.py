@@ -33,9 +33,9 @@ class MultilingualRetrieval:
                 self._version = index.version
             return self._matrix
 
-    def similarities(self, question: str, index) -> np.ndarray:
-        """The multilingual model's similarity of `question` to every chunk of the retriever's table."""
-        return self.matrix(index) @ self.index.embedder.embed([question])[0]
+    def similarities(self, question: str, index, mask: np.ndarray) -> np.ndarray:
+        """The multilingual model's similarity of `question` to the searched (`mask`) chunks; 0 for the others."""
+        return _masked_product(self.matrix(index), self.index.embedder.embed([question])[0], mask)
 
     def ready(self, index) -> bool:
         """Whether the multilingual index holds a vector for every chunk (built at ingest, or since): a question that
@@ -45,27 +45,39 @@ class MultilingualRetrieval:
                 return True
         return self.index.collection.count() >= len(index.chunks)
 
-    def blend(self, question: str, main: np.ndarray, index, mask: np.ndarray, share: float) -> np.ndarray:
-        """`share` of the multilingual similarity plus the rest of the main model's (`main`), each rescaled to [0, 1]
-        over the searched chunks: measured on English questions, the two together retrieve better than either."""
-        return share * _rescaled(self.similarities(question, index), mask) + (1 - share) * _rescaled(main, mask)
+    def blend(self, question: str, main_query: np.ndarray, index, mask: np.ndarray, share: float) -> np.ndarray:
+        """`share` of the multilingual similarity plus the rest of the main model's (`main_query` is the question's
+        main-model vector), each rescaled to [0, 1] over the searched chunks (0 for the others): measured on English
+        questions, the two together retrieve better than either."""
+        main = _masked_product(index.vectors, main_query, mask)
+        return share * _rescaled(self.similarities(question, index, mask), mask) + (1 - share) * _rescaled(main, mask)
 
     def dense(self, question: str, index, mask: np.ndarray, n: int, main_embedder=None) -> tuple[dict[str, float], Callable[[int], float]]:
         """The top-n masked chunks by multilingual similarity, and a scorer for any other chunk position. An English
         question (about text in another language) also keeps the main model's similarity, half and half: measured on
         English questions about a Chinese-only policy, the two together retrieve better than either."""
         if main_embedder is not None and detect_language(question) == "en" and mask.any():
-            scores = self.blend(question, index.vectors @ main_embedder.embed([question])[0], index, mask, 0.5)
+            scores = self.blend(question, main_embedder.embed([question])[0], index, mask, 0.5)
         else:
-            scores = self.similarities(question, index)
+            scores = self.similarities(question, index, mask)
         top = np.argsort(-np.where(mask, scores, -np.inf))[:n]
         dense = {index.chunks[i].chunk_id: float(scores[i]) for i in top if mask[i]}
         return dense, lambda i: float(scores[i])
 
 
+def _masked_product(matrix: np.ndarray, vector: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`matrix @ vector` on the masked rows only (a vendor's clauses, not the whole store), 0 elsewhere."""
+    if mask.all():
+        return matrix @ vector
+    out = np.zeros(len(mask), dtype=np.float32)
+    rows = np.flatnonzero(mask)
+    out[rows] = matrix[rows] @ vector
+    return out
+
+
 def _rescaled(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     low, high = float(scores[mask].min()), float(scores[mask].max())
-    return (scores - low) / ((high - low) or 1.0)
+    return np.where(mask, (scores - low) / ((high - low) or 1.0), 0.0)
 
 
 def wanted(settings: Settings, question: str, languages: Iterable[str]) -> bool:

@@ -149,7 +149,7 @@ class Retriever:
         share = self.settings.english_blend
         if not (share and self.settings.multilingual_model and self.multilingual.ready(index)):
             return None
-        return self.multilingual.blend(question, index.vectors @ query, index, mask, share)
+        return self.multilingual.blend(question, query, index, mask, share)
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
         """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
