@@ -7,7 +7,7 @@ import importlib
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,20 +63,27 @@ class Embedder:
 
 
 @contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run torch with `threads` intra-op threads (None: unchanged). One short text on 2 threads of a busy 2-core
-    machine waits for the second core (200-500 ms instead of 15-30 ms), so query-time embedding uses 1."""
+def thread_limit(get: Callable[[], int], set_: Callable[[int], None], threads: int | None) -> Iterator[None]:
+    """Run with a thread pool's size set to `threads` through its getter and setter (None: unchanged), then restore it."""
     if not threads:
         yield
         return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    before = get()
+    set_(threads)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        set_(before)
+
+
+def torch_threads(threads: int | None):
+    """Run torch with `threads` intra-op threads (None: unchanged). One short text on 2 threads of a busy 2-core
+    machine waits for the second core (200-500 ms instead of 15-30 ms), so query-time embedding uses 1."""
+    if not threads:
+        return contextlib.nullcontext()
+    import torch
+
+    return thread_limit(torch.get_num_threads, torch.set_num_threads, threads)
 
 
 _EMBEDDERS_LOCK = threading.Lock()

@@ -14,14 +14,14 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 import clausewise.offline  # noqa: F401
-from clausewise.embedding import EmbeddingError, VectorCache, embed_cached
+from clausewise.embedding import EmbeddingError, VectorCache, embed_cached, thread_limit
 from clausewise.settings import Settings
 from clausewise.store import READ_PAGE, Store
 from clausewise.text import sha256
@@ -72,21 +72,14 @@ def _openmp():
     return None
 
 
-@contextmanager
 def _engine_threads(count: int | None):
     """Run the engine on `count` OpenMP threads (for the calling thread only; None: its default). One question is
-    embedded on one thread: waking the engine's thread pool costs more than it saves, and on a small machine its
-    spinning threads starve the rest of the search (2 cores, 10,000 clauses: 26 against 46-56 ms per search)."""
+    embedded on one thread: waking the engine's thread pool costs more than it saves, and its threads spinning after
+    each step compete with the rest of the search on a small machine."""
     runtime = _openmp() if count else None
     if runtime is None:
-        yield
-        return
-    before = runtime.omp_get_max_threads()
-    runtime.omp_set_num_threads(count)
-    try:
-        yield
-    finally:
-        runtime.omp_set_num_threads(before)
+        return nullcontext()
+    return thread_limit(runtime.omp_get_max_threads, runtime.omp_set_num_threads, count)
 
 
 class _Passages:

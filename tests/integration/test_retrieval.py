@@ -115,14 +115,21 @@ def test_results_are_deduplicated_by_clause_and_ordered(retriever) -> None:
         assert scores == sorted(scores, reverse=True)
 
 
-def test_the_bm25_index_is_reused_until_an_ingest_changes_the_store(warm_settings, tmp_path) -> None:
-    from ingest.pipeline import Ingestor
-
+@pytest.fixture
+def kipsu_corpus(tmp_path) -> Path:
+    """A corpus folder holding the bundled manifest and Kipsu's policy only."""
     corpus = tmp_path / "policies"
     corpus.mkdir()
     shutil.copy(CORPUS / "manifest.toml", corpus)
     kipsu = next(d for d in manifest() if d["vendor"] == "Kipsu")
     shutil.copy(CORPUS / kipsu["source_file"], corpus)
+    return corpus
+
+
+def test_the_bm25_index_is_reused_until_an_ingest_changes_the_store(warm_settings, kipsu_corpus) -> None:
+    from ingest.pipeline import Ingestor
+
+    corpus = kipsu_corpus
     ingestor = Ingestor(warm_settings)
     try:
         assert not ingestor.ingest_corpus(corpus, progress=False).errors
@@ -175,18 +182,13 @@ def test_english_questions_retrieve_no_worse_with_the_multilingual_model_blended
     assert with_blend >= without, f"{with_blend} gold quotes in the top 5 with the blend, {without} without"
 
 
-def test_an_english_question_never_waits_for_a_multilingual_index_that_is_not_built(warm_settings, tmp_path) -> None:
+def test_an_english_question_never_waits_for_a_multilingual_index_that_is_not_built(warm_settings, kipsu_corpus) -> None:
     from ingest.pipeline import Ingestor
 
     settings = warm_settings.model_copy(update={"multilingual_ingest": False})
-    corpus = tmp_path / "policies"
-    corpus.mkdir()
-    shutil.copy(CORPUS / "manifest.toml", corpus)
-    kipsu = next(d for d in manifest() if d["vendor"] == "Kipsu")
-    shutil.copy(CORPUS / kipsu["source_file"], corpus)
     ingestor = Ingestor(settings)
     try:
-        assert not ingestor.ingest_corpus(corpus, progress=False).errors
+        assert not ingestor.ingest_corpus(kipsu_corpus, progress=False).errors
         results = Retriever(settings, ingestor.store).search("How long is data retained?", ["Kipsu"])
 
         assert results and "retain" in results[0].chunk.text.lower()

@@ -181,6 +181,16 @@ def _item(chunk_id: str, section: tuple[str, ...], start: int, text: str) -> Chu
                  start=start, end=start + len(text), text=text, embed_text=text, content_hash=chunk_id)
 
 
+def _listed(parts: list[str]) -> tuple[Sentence, dict[str, Chunk], dict[str, str]]:
+    """One clause per part, in a "Sharing" section: (the first part as a chosen sentence, chunk successors, raw text)."""
+    raw = "\n".join(parts)
+    offsets = [raw.index(p) for p in parts]
+    chunks = [_item(f"c{i}", ("Sharing",), offsets[i], p) for i, p in enumerate(parts)]
+    following = {a.chunk_id: b for a, b in zip(chunks, chunks[1:], strict=False)}
+    intro = Sentence(ScoredChunk(chunks[0], 0.9), offsets[0], offsets[0] + len(parts[0]), parts[0], score=0.9)
+    return intro, following, {"acme": raw}
+
+
 def test_a_list_introduced_by_a_chosen_sentence_is_quoted_whole() -> None:
     parts = [
         "We share personal information only in the following cases:",
@@ -189,13 +199,9 @@ def test_a_list_introduced_by_a_chosen_sentence_is_quoted_whole() -> None:
         "• For legal reasons: when the law requires it.",
         "We keep records of every disclosure.",
     ]
-    raw = "\n".join(parts)
-    offsets = [raw.index(p) for p in parts]
-    chunks = [_item(f"c{i}", ("Sharing",), offsets[i], p) for i, p in enumerate(parts)]
-    following = {a.chunk_id: b for a, b in zip(chunks, chunks[1:], strict=False)}
-    intro = Sentence(ScoredChunk(chunks[0], 0.9), offsets[0], offsets[0] + len(parts[0]), parts[0], score=0.9)
+    intro, following, raw = _listed(parts)
 
-    quoted = [s.text for s in complete_lists([intro], following, {"acme": raw})]
+    quoted = [s.text for s in complete_lists([intro], following, raw)]
 
     assert quoted == [parts[0], parts[1], "• For processing: with service providers who work for us.", parts[3]]
 
@@ -206,15 +212,11 @@ def test_a_list_item_the_question_names_is_quoted_without_its_siblings() -> None
         "• With your consent: when you ask us to.",
         "• For legal reasons: when the law requires it.",
     ]
-    raw = "\n".join(parts)
-    offsets = [raw.index(p) for p in parts]
-    chunks = [_item(f"c{i}", ("Sharing",), offsets[i], p) for i, p in enumerate(parts)]
-    following = {a.chunk_id: b for a, b in zip(chunks, chunks[1:], strict=False)}
-    intro = Sentence(ScoredChunk(chunks[0], 0.9), offsets[0], offsets[0] + len(parts[0]), parts[0], score=0.9)
+    intro, following, raw = _listed(parts)
 
     asked = set(tokenize("Does Acme share my data for legal reasons?"))
-    named = [s.text for s in complete_lists([intro], following, {"acme": raw}, asked)]
-    unnamed = [s.text for s in complete_lists([intro], following, {"acme": raw}, set(tokenize("Who gets my data?")))]
+    named = [s.text for s in complete_lists([intro], following, raw, asked)]
+    unnamed = [s.text for s in complete_lists([intro], following, raw, set(tokenize("Who gets my data?")))]
 
     assert named == [parts[0], parts[2]]
     assert unnamed == parts  # no item named: the whole list
