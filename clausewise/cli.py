@@ -255,7 +255,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.bench import BenchOptions, run_bench, summary_text
+    from rag.bench import BenchOptions, run_bench
+    from rag.bench_report import summary_text
 
     opts = BenchOptions(scales=args.scales, synthetic_sizes=args.synthetic_sizes, results=args.results, corpus=args.corpus,
                         opp115=args.opp115, queries=args.queries, embed_sample=args.embed_sample, vector_cache=args.vector_cache,

@@ -15,7 +15,6 @@ Everything is written under the results dir (default results/bench/), never into
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import random
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import clausewise.offline  # noqa: F401  (before any ML import)
+from rag.bench_report import write_outputs
+from rag.bench_stores import build_synthetic, dir_mb, ingest_scale, settings_for
 from rag.metrics import percentile
 
 GENERIC_QUESTIONS = [
@@ -112,9 +113,6 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
-def dir_mb(path: Path) -> float:
-    total = sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
-    return round(total / 1e6, 2)
 
 
 def _stats(values_ms: Sequence[float]) -> dict:
@@ -129,173 +127,6 @@ def _timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
     started = time.perf_counter()
     result = fn(*args, **kwargs)
     return (time.perf_counter() - started) * 1000, result
-
-
-# ---- building stores ---------------------------------------------------------------------------------
-
-
-def _settings(data_dir: Path):
-    from clausewise.settings import Settings
-
-    return Settings(data_dir=data_dir, chroma_url=None, backend="extractive")
-
-
-def ingest_scale(data_dir: Path, corpus_dir: Path | None, fixed_files: Sequence[Path], vector_cache: Path | None, progress: bool) -> dict:
-    """Ingest into a fresh store; throughput in chunks/s and MB/s of policy files."""
-    from rag.evaluate import build_ours, seed_vector_cache
-    from rag.goldsets import Corpus
-
-    settings = _settings(data_dir)
-    if vector_cache:
-        seed_vector_cache(Path(vector_cache), settings.cache_path)
-    if corpus_dir is not None:
-        from ingest.load import discover_files
-
-        files = discover_files(corpus_dir, settings.manifest)
-    else:
-        files = list(fixed_files)
-    corpus = Corpus("bench", corpus_dir, files, {p.name: p.name.removesuffix(".txt") for p in fixed_files})
-    built = build_ours(settings, corpus, progress)
-    mb = sum(p.stat().st_size for p in files) / 1e6
-    seconds = built["seconds"] or 1e-9
-    return {
-        "documents": built["documents"],
-        "chunks": built["chunks"],
-        "embedded": built["embedded"],
-        "policy_mb": round(mb, 3),
-        "seconds": round(seconds, 2),
-        "chunks_per_s": round(built["chunks"] / seconds, 1),
-        "texts_per_s": round((built["embedded"] + built.get("sentences_embedded", 0)) / seconds, 1),
-        "sentences_embedded": built.get("sentences_embedded", 0),
-        "mb_per_s": round(mb / seconds, 4),
-        "embedding_cache_seeded": bool(vector_cache),
-        "files": files,
-    }
-
-
-def build_synthetic(source_settings, size: int, data_dir: Path, seed: int = 0, progress: bool = False) -> tuple[dict, list]:
-    """A store of `size` chunks: the real documents plus fake vendors made of recombined real chunks (embeddings reused).
-
-    Returns (stats, llama-index TextNodes with the same chunks and embeddings for the baseline).
-    """
-    import numpy as np
-    from llama_index.core.schema import TextNode
-    from tqdm import tqdm
-
-    from clausewise.store import LedgerEntry, Store, chunk_from_record, chunk_metadata
-    from clausewise.text import sha256
-    from clausewise.types import Chunk, DocumentInfo
-
-    started = time.perf_counter()
-    source = Store(source_settings)
-    ledger = {k: e for k, e in source.ledger().items() if e.status == "done"}
-    got = source.chunks.get(include=["embeddings", "metadatas", "documents"])
-    pool = [chunk_from_record(i, m, d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
-    vectors = np.asarray(got["embeddings"], dtype=np.float32)
-    if not pool:
-        raise ValueError("the source store is empty: nothing to recombine")
-    settings = _settings(data_dir)
-    from rag.evaluate import seed_vector_cache
-
-    seed_vector_cache(source_settings.cache_path, settings.cache_path)  # sentence vectors of the real clauses
-    store = Store(settings)
-    # the multilingual index too (English questions blend it in), from the real clauses' vectors
-    multilingual = None
-    if settings.multilingual_model:
-        from clausewise.multilingual import MultilingualIndex
-
-        multilingual_vectors = MultilingualIndex(source_settings, source).vectors(got["ids"])
-        multilingual = MultilingualIndex(settings, store).collection
-    sentences: set[str] = set()
-    pending_ids, pending_vecs, pending_docs, pending_meta, pending_multi, nodes = [], [], [], [], [], []
-
-    def add(chunk: Chunk, position: int, info: DocumentInfo) -> None:
-        vector = vectors[position]
-        pending_ids.append(chunk.chunk_id)
-        pending_vecs.append(vector)
-        if multilingual is not None:
-            pending_multi.append(multilingual_vectors[position])
-        pending_docs.append(chunk.embed_text)
-        pending_meta.append(chunk_metadata(chunk, info))
-        nodes.append(TextNode(id_=chunk.chunk_id, text=chunk.text, embedding=[float(x) for x in vector],
-                              metadata={"file_name": info.source_file}, start_char_idx=chunk.start, end_char_idx=chunk.end))
-        if len(pending_ids) >= 2000:
-            flush()
-
-    def flush() -> None:
-        if pending_ids:
-            store.chunks.upsert(ids=list(pending_ids), embeddings=np.stack(pending_vecs).tolist(),
-                                documents=list(pending_docs), metadatas=list(pending_meta))
-            if multilingual is not None:
-                multilingual.upsert(ids=list(pending_ids), embeddings=np.stack(pending_multi).tolist())
-            bar.update(len(pending_ids))
-            for buffer in (pending_ids, pending_vecs, pending_docs, pending_meta, pending_multi):
-                buffer.clear()
-
-    bar = tqdm(total=size, desc=f"synthetic {size:,}", unit="chunk", disable=not progress)
-    count = 0
-    for i, chunk in enumerate(pool):  # the real documents first, as they are
-        if count >= size:
-            break
-        entry = ledger.get(chunk.doc_id)
-        if entry is None:
-            continue
-        add(chunk, i, entry.info)
-        count += 1
-    for entry in ledger.values():
-        store.mark(entry)
-    rng = random.Random(seed)
-    number = 0
-    while count < size:
-        number += 1
-        n = min(rng.randint(40, 90), size - count)
-        picks = rng.sample(range(len(pool)), n) if n <= len(pool) else rng.choices(range(len(pool)), k=n)
-        doc_id, vendor = f"synthetic-{number:05d}", f"synth{number:05d}"
-        info = DocumentInfo(doc_id=doc_id, vendor=vendor, source_file=f"{doc_id}.txt", title=vendor, aliases=(vendor,))
-        parts, offset, doc_chunks = [], 0, []
-        for j, idx in enumerate(picks):
-            real = pool[idx]
-            start, end = offset, offset + len(real.text)
-            parts.append(real.text)
-            offset = end + 2
-            fake = Chunk(chunk_id=f"{doc_id}-{j:03d}", doc_id=doc_id, vendor=vendor, lang=real.lang,
-                         section_path=real.section_path, clause_ids=(f"{doc_id}/c{j:03d}",), start=start, end=end,
-                         text=real.text, embed_text=real.embed_text, content_hash=real.content_hash)
-            doc_chunks.append(fake)
-            add(fake, idx, info)
-        raw = "\n\n".join(parts) + "\n"
-        if settings.sentence_vectors:
-            from ingest.sentences import sentence_texts
-
-            sentences.update(sentence_texts(doc_chunks, raw))
-        langs = tuple(dict.fromkeys(pool[idx].lang for idx in picks))
-        store.mark(LedgerEntry(info, sha256(raw), "done", n, langs, raw, ""))
-        count += n
-    flush()
-    bar.close()
-    sentences_embedded = 0
-    if sentences:  # what an ingest of these documents would embed: only sentences the real clauses lack
-        from clausewise.embedding import VectorCache, get_embedder
-        from ingest.sentences import embed_sentences, missing_sentences
-
-        cache = VectorCache(settings.cache_path, settings.embedding_model)
-        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-        sentences_embedded = embed_sentences(embedder, cache, missing_sentences(cache, sorted(sentences)))
-        cache.close()
-    seconds = time.perf_counter() - started
-    stats = {
-        "chunks": store.count(),
-        "multilingual_chunks": multilingual.count() if multilingual is not None else 0,
-        "vendors": len(ledger) + number,
-        "fake_vendors": number,
-        "sentences": len(sentences),
-        "sentences_embedded": sentences_embedded,
-        "seconds": round(seconds, 2),
-        "chunks_per_s": round(store.count() / seconds, 1),
-        "store_mb": dir_mb(settings.data_dir),
-        "settings": settings,
-    }
-    return stats, nodes
 
 
 # ---- latency -------------------------------------------------------------------------------------------
@@ -473,7 +304,7 @@ def run_bench(opts: BenchOptions) -> dict:
     load_ms, embedder = _timed(get_embedder, user.embedding_model, user.embed_batch_size)
     out["model_load_ms"] = round(load_ms, 1)
 
-    bundled_settings = _settings(work / "bundled")
+    bundled_settings = settings_for(work / "bundled")
     bundled = ingest_scale(work / "bundled", corpus, [], opts.vector_cache, opts.progress)
     bundled_files = bundled.pop("files")
     bundled["store_mb"] = dir_mb(bundled_settings.data_dir)
@@ -498,7 +329,7 @@ def run_bench(opts: BenchOptions) -> dict:
     if "opp115" in named:
         folder = opp115_dir(opts.opp115)
         files = sorted(folder.glob("*.txt"))
-        settings = _settings(work / "opp115")
+        settings = settings_for(work / "opp115")
         ingest = ingest_scale(work / "opp115", None, files, opts.vector_cache, opts.progress)
         ingest.pop("files")
         ingest["store_mb"] = dir_mb(settings.data_dir)
@@ -542,129 +373,3 @@ def run_bench(opts: BenchOptions) -> dict:
     write_outputs(out, results)
     out["results_dir"] = str(results)
     return out
-
-
-# ---- outputs -------------------------------------------------------------------------------------------
-
-
-def _p(stat: dict | None) -> str:
-    return f"{stat['p50']:.0f} / {stat['p95']:.0f}" if stat and stat.get("p50") is not None else "–"
-
-
-def markdown_report(out: dict) -> str:
-    m, b, e = out["machine"], out["bundled_ingest"], out["embedding"]
-    lines = [
-        "# Benchmark",
-        "",
-        f"- machine: {m['cpus']} CPU(s), torch threads {m['torch_threads']}, {m['platform']}, Python {m['python']}; "
-        f"load average at start {m['loadavg_start']}, at end {m.get('loadavg_end')}",
-        f"- embedding model {e['model']}: loaded in {out['model_load_ms'] / 1000:.1f} s; {e['texts']} clause texts, batch "
-        f"{e['batch_size']}: {e.get('before', {}).get('texts_per_s', '–')} texts/s in store order (before) → "
-        f"**{e['texts_per_s']} texts/s** longest first (after; {e['chars_per_s']:,} chars/s; largest vector difference "
-        f"{e.get('max_abs_vector_difference', 0):.1e}; load average {e.get('loadavg')})",
-        f"- bundled ingest: {b['documents']} documents, {b['chunks']} chunks, {b['policy_mb']} MB in {b['seconds']} s = "
-        f"{b['chunks_per_s']} chunks/s, {b.get('texts_per_s', '–')} texts/s ({b['embedded']} clause texts + "
-        f"{b.get('sentences_embedded', 0)} sentences embedded"
-        f"{'; embedding cache seeded' if b['embedding_cache_seeded'] else ''}); store {b['store_mb']} MB on disk",
-        f"- peak RSS of the whole run: {out['peak_rss_mb']} MB; run took {out['seconds']} s; code "
-        f"{out.get('code', {}).get('commit')} (+ local changes to {', '.join(out.get('code', {}).get('modified', [])) or 'nothing'})",
-        "",
-        "| scale | chunks | vendors | build s | store MB | ours retrieve p50/p95 ms (vendor) | baseline p50/p95 (vendor) "
-        "| ours p50/p95 (all vendors) | baseline p50/p95 (all) | extractive stage p50/p95 | **answer (end-to-end ask) p50/p95** "
-        "| answer p95 / baseline p95 | Chroma server: answer p50/p95 | first query ms | peak RSS MB | load average |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for s in out["scales"]:
-        lat = s["latency"]
-        build = s.get("ingest") or s.get("build")
-        server = s.get("server_latency", {})
-        lines.append(
-            f"| {s['scale']} | {s['chunks']:,} | {s['vendors']:,} | {build['seconds']} | {build['store_mb']} "
-            f"| {_p(lat.get('ours_retrieve_vendor_ms'))} | {_p(lat.get('baseline_retrieve_vendor_ms'))} | {_p(lat.get('ours_retrieve_all_ms'))} "
-            f"| {_p(lat.get('baseline_retrieve_all_ms'))} | {_p(lat.get('extractive_answer_ms'))} | {_p(lat.get('end_to_end_ms'))} "
-            f"| {lat.get('end_to_end_p95_over_baseline_retrieve_p95', '–')} | {_p(server.get('end_to_end_ms')) if server else 'not run'} "
-            f"| {lat.get('cold_first_query_ms', '–')} | {s['peak_rss_mb']} | {lat.get('loadavg_start')} → {lat.get('loadavg_end')} |"
-        )
-    errors = [f"- **{s['scale']}: ours failed**: {s['latency']['ours_error']}" for s in out["scales"] if "ours_error" in s["latency"]]
-    errors += [f"- **{s['scale']}: Chroma server failed**: {s['server_latency']['ours_error']}" for s in out["scales"]
-               if "ours_error" in s.get("server_latency", {})]
-    lines += [
-        "",
-        *errors,
-        "- ours: hybrid dense (Chroma) + BM25 with vendor filtering; baseline: llama-index VectorStoreIndex over Chroma, "
-        "dense only, file-name metadata filter. Synthetic scales index the same chunks (and embeddings) for both.",
-        "- build s: ingest (bundled/opp115: load + chunk + embed + write) or synthetic fill (write only, no embedding).",
-        "- first query: loading the chunk table and building the BM25 index after a store change (once per process).",
-        "- answer: `Engine.ask(question, vendor=…)` end to end with the extractive backend (vendor given, as the UI's "
-        "selector), the question's vector dropped from memory before each ask; extractive stage: sentence scoring alone.",
-        "- answer p95 / baseline p95: our whole answer against the llama-index baseline's vendor-filtered retrieval (it "
-        "has no answerer without an LLM), measured minutes apart in the same process, so shared-machine load hits both.",
-        "- Chroma server: the same store's files served by `chroma run` on loopback, asked through CLAUSEWISE_CHROMA_URL.",
-        "",
-        "![latency vs corpus size](latency_vs_size.png)",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_chart(out: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    scales = sorted(out["scales"], key=lambda s: s["chunks"])
-    if not scales:
-        return
-    xs = [s["chunks"] for s in scales]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    series = [("ours retrieve (vendor)", "ours_retrieve_vendor_ms", "C0", "-"),
-              ("ours retrieve (all vendors)", "ours_retrieve_all_ms", "C0", ":"),
-              ("baseline retrieve (vendor)", "baseline_retrieve_vendor_ms", "C1", "-"),
-              ("baseline retrieve (all)", "baseline_retrieve_all_ms", "C1", ":"),
-              ("ours answer, end to end (extractive)", "end_to_end_ms", "C2", "-"),
-              ("ours answer, Chroma server", "server_end_to_end_ms", "C3", "--")]
-    for label, key, color, style in series:
-        points = [(x, s["latency"][key]) for x, s in zip(xs, scales, strict=True) if key in s["latency"]]
-        if key == "server_end_to_end_ms":
-            points = [(x, s["server_latency"]["end_to_end_ms"]) for x, s in zip(xs, scales, strict=True)
-                      if "end_to_end_ms" in s.get("server_latency", {})]
-        if not points:
-            continue
-        xk = [x for x, _ in points]
-        p50 = [v["p50"] for _, v in points]
-        p95 = [v["p95"] for _, v in points]
-        ax.plot(xk, p50, marker="o", color=color, linestyle=style, label=f"{label} p50")
-        ax.plot(xk, p95, marker="x", color=color, linestyle=style, alpha=0.45, label=f"{label} p95")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("chunks in the store")
-    ax.set_ylabel("latency (ms)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    ax.set_title("latency vs corpus size")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_outputs(out: dict, results: Path) -> None:
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "bench.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
-    (results / "bench.md").write_text(markdown_report(out), encoding="utf-8")
-    write_chart(out, results / "latency_vs_size.png")
-
-
-def summary_text(out: dict) -> str:
-    b, e = out["bundled_ingest"], out["embedding"]
-    lines = [f"bundled ingest: {b['chunks']} chunks in {b['seconds']} s ({b['chunks_per_s']} chunks/s, {b['mb_per_s']} MB/s); "
-             f"embedding {e.get('before', {}).get('texts_per_s')} -> {e['texts_per_s']} texts/s; peak RSS {out['peak_rss_mb']} MB"]
-    for s in out["scales"]:
-        lat = s["latency"]
-        server = s.get("server_latency", {})
-        lines.append(f"{s['scale']:>18}: {s['chunks']:>7,} chunks  ours {_p(lat.get('ours_retrieve_vendor_ms'))} ms  "
-                     f"baseline {_p(lat.get('baseline_retrieve_vendor_ms'))} ms  answer {_p(lat.get('end_to_end_ms'))} ms"
-                     + (f"  server answer {_p(server.get('end_to_end_ms'))} ms" if server else "")
-                     + (f"  OURS FAILED: {lat['ours_error'][:120]}" if "ours_error" in lat else ""))
-    lines.append(f"report: {Path(out['results_dir']) / 'bench.md'}")
-    return "\n".join(lines)
