@@ -113,8 +113,6 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
-
-
 def _stats(values_ms: Sequence[float]) -> dict:
     return {"p50": _r(percentile(values_ms, 50)), "p95": _r(percentile(values_ms, 95)), "n": len(values_ms)}
 
