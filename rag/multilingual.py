@@ -35,7 +35,7 @@ class MultilingualRetrieval:
 
     def similarities(self, question: str, index, mask: np.ndarray) -> np.ndarray:
         """The multilingual model's similarity of `question` to the searched (`mask`) chunks; 0 for the others."""
-        return _masked_product(self.matrix(index), self.index.embedder.embed([question])[0], mask)
+        return masked_product(self.matrix(index), self.index.embedder.embed([question])[0], mask)
 
     def ready(self, index) -> bool:
         """Whether the multilingual index holds a vector for every chunk (built at ingest, or since): a question that
@@ -45,11 +45,10 @@ class MultilingualRetrieval:
                 return True
         return self.index.collection.count() >= len(index.chunks)
 
-    def blend(self, question: str, main_query: np.ndarray, index, mask: np.ndarray, share: float) -> np.ndarray:
-        """`share` of the multilingual similarity plus the rest of the main model's (`main_query` is the question's
-        main-model vector), each rescaled to [0, 1] over the searched chunks (0 for the others): measured on English
-        questions, the two together retrieve better than either."""
-        main = _masked_product(index.vectors, main_query, mask)
+    def blend(self, question: str, main: np.ndarray, index, mask: np.ndarray, share: float) -> np.ndarray:
+        """`share` of the multilingual similarity plus the rest of the main model's (`main`: the question's main-model
+        similarities, see `masked_product`), each rescaled to [0, 1] over the searched chunks (0 for the others):
+        measured on English questions, the two together retrieve better than either."""
         return share * _rescaled(self.similarities(question, index, mask), mask) + (1 - share) * _rescaled(main, mask)
 
     def dense(self, question: str, index, mask: np.ndarray, n: int, main_embedder=None) -> tuple[dict[str, float], Callable[[int], float]]:
@@ -57,15 +56,15 @@ class MultilingualRetrieval:
         question (about text in another language) also keeps the main model's similarity, half and half: measured on
         English questions about a Chinese-only policy, the two together retrieve better than either."""
         if main_embedder is not None and detect_language(question) == "en" and mask.any():
-            scores = self.blend(question, main_embedder.embed([question])[0], index, mask, 0.5)
+            main = masked_product(index.vectors, main_embedder.embed([question])[0], mask)
+            scores = self.blend(question, main, index, mask, 0.5)
         else:
             scores = self.similarities(question, index, mask)
-        top = np.argsort(-np.where(mask, scores, -np.inf))[:n]
-        dense = {index.chunks[i].chunk_id: float(scores[i]) for i in top if mask[i]}
+        dense = {index.chunks[i].chunk_id: float(scores[i]) for i in top_masked(scores, mask, n)}
         return dense, lambda i: float(scores[i])
 
 
-def _masked_product(matrix: np.ndarray, vector: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def masked_product(matrix: np.ndarray, vector: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """`matrix @ vector` on the masked rows only (a vendor's clauses, not the whole store), 0 elsewhere."""
     if mask.all():
         return matrix @ vector
@@ -73,6 +72,14 @@ def _masked_product(matrix: np.ndarray, vector: np.ndarray, mask: np.ndarray) ->
     rows = np.flatnonzero(mask)
     out[rows] = matrix[rows] @ vector
     return out
+
+
+def top_masked(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n best `scores` among the masked rows, best first (a partial sort: 100,000 rows are cheap)."""
+    rows = np.flatnonzero(mask)
+    if len(rows) > n:
+        rows = rows[np.argpartition(-scores[rows], n - 1)[:n]]
+    return rows[np.argsort(-scores[rows], kind="stable")]
 
 
 def _rescaled(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:

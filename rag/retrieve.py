@@ -15,6 +15,7 @@ from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import expand, tokenize
+from rag.multilingual import masked_product, top_masked
 from rag.multilingual import wanted as multilingual_wanted
 
 # BM25 weight of a synonym the question did not use, relative to the question's own words.
@@ -104,15 +105,20 @@ class Retriever:
         if multilingual_wanted(self.settings, question, (index.chunks[i].lang for i in np.flatnonzero(mask))):
             # not English (or no English text to search): dense scores come from the second, multilingual index
             dense, dense_of = self.multilingual.dense(question, index, mask, candidates, self.embedder)
+        elif self._blend_ready(index):
+            # the blend needs the main model's similarity to every searched clause: its top candidates come from the
+            # same exact product (no second, approximate Chroma query for them)
+            main = masked_product(index.vectors, self.embedder.embed([question])[0], mask)
+            ranking = self.multilingual.blend(question, main, index, mask, self.settings.english_blend)
+            dense = {index.chunks[i].chunk_id: float(main[i]) for i in top_masked(main, mask, candidates)}
+            dense_of = lambda i: float(main[i])  # noqa: E731
         else:
             query = self.embedder.embed([question])[0]
             dense = self._dense_scores(query, vendors, candidates)
             dense_of = lambda i: float(index.vectors[i] @ query)  # noqa: E731
-            ranking = self._blended(question, query, index, mask)
-        lexical_top = np.argsort(-lexical)[:candidates]
-        pool = {int(i) for i in lexical_top if lexical[i] > 0} | {index.position[c] for c in dense if c in index.position}
+        pool = {int(i) for i in top_masked(lexical, mask, candidates) if lexical[i] > 0} | {index.position[c] for c in dense if c in index.position}
         if ranking is not None:
-            pool |= {int(i) for i in np.argsort(-np.where(mask, ranking, -np.inf))[:candidates] if mask[i]}
+            pool |= {int(i) for i in top_masked(ranking, mask, candidates)}
         if not pool:
             return []
         for i in pool:
@@ -143,13 +149,10 @@ class Retriever:
         weight = self.settings.dense_weight
         return {i: weight * (d - low) / span + (1 - weight) * lexical[i] for i, d in dense.items()}
 
-    def _blended(self, question: str, query: np.ndarray, index: _Index, mask: np.ndarray) -> np.ndarray | None:
-        """An English question's dense ranking score: the main model's similarity blended with the multilingual
-        model's (`english_blend`), or None (main model only) when that is off or its index is not built yet."""
-        share = self.settings.english_blend
-        if not (share and self.settings.multilingual_model and self.multilingual.ready(index)):
-            return None
-        return self.multilingual.blend(question, query, index, mask, share)
+    def _blend_ready(self, index: _Index) -> bool:
+        """Whether an English question blends in the multilingual model (`english_blend`): not when that is off or
+        the multilingual index is not built yet (an English question never waits for it)."""
+        return bool(self.settings.english_blend and self.settings.multilingual_model and self.multilingual.ready(index))
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
         """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
