@@ -222,6 +222,20 @@ def test_a_list_item_the_question_names_is_quoted_without_its_siblings() -> None
     assert unnamed == parts  # no item named: the whole list
 
 
+def test_an_item_named_by_its_whole_label_is_quoted_without_items_that_share_one_word() -> None:
+    parts = [
+        "We keep your information as follows:",
+        "• Account information: while your account is open.",
+        "• Managed accounts: as long as your administrator requires.",
+    ]
+    intro, following, raw = _listed(parts)
+
+    asked = set(tokenize("How long does Acme keep account information?"))
+    quoted = [s.text for s in complete_lists([intro], following, raw, asked)]
+
+    assert quoted == [parts[0], parts[1]]
+
+
 def test_a_sentence_that_introduces_no_list_brings_nothing_more() -> None:
     parts = ["We share personal information with service providers.", "• With your consent: when you ask us to."]
     raw = "\n".join(parts)
