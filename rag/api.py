@@ -228,6 +228,8 @@ class Engine:
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
         if notice := language_notice(query, quoted_languages(answer.citations, groups)):
             answer.notices.append(notice)
+        if not vendors and (notice := self._unnamed_vendors_notice(answer)):
+            answer.notices.append(notice)
         timings["total"] = time.perf_counter() - started
         answer.timings = {k: round(v, 4) for k, v in timings.items()}
         yield StreamEvent("answer", answer=answer)
@@ -271,6 +273,17 @@ class Engine:
             if item.chunk.vendor in groups or len(groups) < 3:
                 groups.setdefault(item.chunk.vendor, []).append(item)
         return {v: items[: self.settings.top_k] for v, items in groups.items()}
+
+    def _unnamed_vendors_notice(self, answer: Answer) -> str | None:
+        """With no vendor named, an answer quotes only the best-matching policies: say which share of the store that
+        is, so silence about the others is not read as "not stated" (a per-vendor verdict is what compare gives)."""
+        total = len(self.vendors())
+        quoted = {c.vendor for c in answer.citations}
+        if answer.refused or total <= len(quoted):
+            return None
+        return (f"No vendor named: this quotes the {len(quoted)} of {total} policies whose clauses match the question "
+                "best; the others were not checked one by one. Name a vendor, or compare them all (Compare tab, "
+                "`clausewise compare`) for every policy's answer side by side.")
 
     def _citation(self, n: int, item: ScoredChunk, start: int, end: int) -> Citation:
         chunk = item.chunk

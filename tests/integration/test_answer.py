@@ -173,6 +173,17 @@ def test_unanswerable_questions_are_refused_with_the_nearest_clauses(engine: Eng
     assert {c.vendor for c in answer.related} <= set(item["vendors"])
 
 
+def test_a_question_naming_no_vendor_says_how_many_of_the_policies_it_quotes(engine: Engine) -> None:
+    answer = engine.ask("Which of these vendors share data with advertisers?")
+    quoted = {c.vendor for c in answer.citations}
+
+    assert not answer.refused and 0 < len(quoted) < len(engine.vendors())
+    assert any(n.startswith(f"No vendor named: this quotes the {len(quoted)} of {len(engine.vendors())} policies")
+               for n in answer.notices), answer.notices
+    named = engine.ask("Does Kaizenify share data with advertisers?")
+    assert not any(n.startswith("No vendor named") for n in named.notices)
+
+
 def test_kim_alone_is_reported_as_ambiguous_rather_than_answered(engine: Engine) -> None:
     answer = engine.ask("What does Kim collect?")
 
