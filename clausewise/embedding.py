@@ -62,6 +62,19 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+    def word_vectors(self, text: str, threads: int | None = None) -> tuple[list[str], np.ndarray]:
+        """The word pieces of `text` and the model's contextual vector of each (unit length), without the special
+        tokens; truncated as the model truncates (256 pieces for MiniLM)."""
+        tokenizer = self._model.tokenizer
+        with self._lock, torch_threads(threads):
+            vectors = self._model.encode([text], output_value="token_embeddings", convert_to_numpy=False,
+                                         show_progress_bar=False)[0]
+        ids = tokenizer(text, truncation=True, max_length=self._model.max_seq_length)["input_ids"]
+        pieces = tokenizer.convert_ids_to_tokens(ids)[1:-1]
+        rows = np.asarray(vectors.float().numpy()[1 : len(pieces) + 1], dtype=np.float32)
+        return pieces, rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+
 @contextlib.contextmanager
 def thread_limit(get: Callable[[], int], set_: Callable[[int], None], threads: int | None) -> Iterator[None]:
     """Run with a thread pool's size set to `threads` through its getter and setter (None: unchanged), then restore it."""
@@ -219,6 +232,11 @@ class QueryEmbedder:
             while len(self._lru) > self.max_entries:
                 self._lru.popitem(last=False)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+
+    def word_vectors(self, text: str) -> tuple[list[str], np.ndarray]:
+        """`Embedder.word_vectors` on the query-time threads (not cached: a question and one sentence per answer)."""
+        return self.embedder.word_vectors(text, threads=self.threads)
 
 
 def query_embedder(settings) -> QueryEmbedder:

@@ -1,7 +1,8 @@
 """Does the best evidence answer the question? A small logistic model over signals that do not depend on any
 particular question: how similar the best sentence is to the question, how much of the question's wording (and of its
-rarest terms) the evidence and the whole policy contain, whether dense and lexical retrieval agree on the clause, and
-whether the asked kind of value (an e-mail, a number of days...) is there.
+rarest terms) the evidence and the whole policy contain, how well the sentence matches the question's least matched
+word in meaning, whether dense and lexical retrieval agree on the clause, and whether the asked kind of value (an
+e-mail, a number of days...) is there.
 
 The weights live in `answerability.json` beside this module; `clausewise calibrate` (rag/calibrate.py) fits them
 with cross-validation on the gold sets and writes them there together with how they were obtained.
@@ -15,9 +16,12 @@ from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from clausewise.text import CJK
 from rag.evidence import (
     ATTRIBUTE_NAMES,
+    GENERIC,
     Sentence,
     asked_attribute,
     content_tokens,
@@ -47,6 +51,8 @@ class Signals:
     clause_similarity: float  # embedding similarity of the best clause and the question
     lexical_agreement: float  # the best clause's BM25 score relative to the vendor's best BM25 match (1 = it is)
     attribute_present: float  # a specific kind of value is asked and the evidence gives it
+    weakest_word_match: float  # the question's least matched content word: its best cosine with a word of the best
+    # sentence (the embedding model's contextual word-piece vectors); nan (undefined) across languages
 
     def vector(self) -> list[float]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -72,6 +78,29 @@ def _pair_share(pairs: list[tuple[str, str]], vocabulary: Vocabulary) -> float:
     return sum(p in vocabulary.pairs for p in pairs) / len(pairs) if pairs else 1.0
 
 
+WordVectors = tuple[list[str], np.ndarray]  # word pieces and their unit-length vectors (Embedder.word_vectors)
+
+
+def weakest_word_match(question: WordVectors, sentence: WordVectors, vendor_tokens: set[str]) -> float:
+    """Min over the question's content words (no stopwords, generic privacy words or vendor names) of how well the
+    sentence matches the word: the mean over the word's pieces of each one's best cosine with a piece of the
+    sentence. A concept the sentence never touches ("Social Security number", "Do Not Track") scores low even when
+    the rest matches; a paraphrase scores higher than an unrelated word. 1.0 when the question has no content word."""
+    pieces, vectors = question
+    if not len(sentence[1]):
+        return 0.0
+    best = (vectors @ sentence[1].T).max(axis=1) if len(vectors) else np.zeros(0)
+    words: list[tuple[str, list[float]]] = []  # a piece "##xyz" continues the word before it
+    for piece, score in zip(pieces, best, strict=True):
+        if piece.startswith("##") and words:
+            words[-1] = (words[-1][0] + piece[2:], words[-1][1] + [float(score)])
+        else:
+            words.append((piece, [float(score)]))
+    matches = [sum(scores) / len(scores) for word, scores in words
+               if (token := tokenize(word)) and token[0] not in GENERIC and token[0] not in vendor_tokens]
+    return max(0.0, min(matches, default=1.0))
+
+
 def measure(
     question: str,
     best: Sentence,
@@ -79,8 +108,10 @@ def measure(
     idf: dict[str, float],
     vendor_tokens: set[str],
     policy: Vocabulary,
+    weakest_word: float = math.nan,
 ) -> Signals:
-    """The signals for the best sentence (ranked first by `score_sentences`) of one vendor's evidence."""
+    """The signals for the best sentence (ranked first by `score_sentences`) of one vendor's evidence;
+    `weakest_word` is `weakest_word_match` for that sentence (nan where it is undefined: across languages)."""
     q_tokens = content_tokens(question, vendor_tokens)
     chunk = best.scored.chunk
     clause = Vocabulary.of([tokenize(chunk.embed_text)])
@@ -104,6 +135,7 @@ def measure(
         clause_similarity=best.scored.dense,
         lexical_agreement=best.scored.lexical,
         attribute_present=float(bool(kind) and any(has_attribute(kind, s.text, question) for s in supporting)),
+        weakest_word_match=weakest_word,
     )
 
 
@@ -119,8 +151,10 @@ class AnswerabilityModel:
     provenance: dict
 
     def probability(self, signals: Signals) -> float:
+        # an undefined signal (nan) counts as its fitted mean: it pulls neither way
         z = self.bias + sum(
             w * (x - m) / s for w, x, m, s in zip(self.weights, signals.vector(), self.mean, self.scale, strict=True)
+            if not math.isnan(x)
         )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 

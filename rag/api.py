@@ -9,6 +9,7 @@ Usage:
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -24,7 +25,7 @@ from clausewise.store import Store
 from clausewise.text import normalize_ws
 from clausewise.types import Answer, Citation, Comparison, ComparisonRow, DocumentInfo, ScoredChunk
 from ingest.chunk import section_label
-from rag.answerability import AnswerabilityModel, Signals, Vocabulary, decide, load_model, measure
+from rag.answerability import AnswerabilityModel, Signals, Vocabulary, decide, load_model, measure, weakest_word_match
 from rag.backends import select_generator
 from rag.backends.base import BackendError, Generator
 from rag.evidence import (
@@ -322,7 +323,11 @@ class Engine:
             return VendorEvidence(vendor, [], False, "no clauses found")
         chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw,
                                 set(content_tokens(query, vendor_words)))
-        signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])))
+        weakest = math.nan  # across languages (the multilingual model scored the sentences) word pieces do not align
+        if embedder is self.retriever.embedder:
+            weakest = weakest_word_match(embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
+        signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
+                          weakest)
         answered, reason, probability = decide(query, signals, self.answerability)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability)
 

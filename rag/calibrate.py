@@ -175,8 +175,9 @@ def fit(cases: list[Case], provenance: dict | None = None):
     usable = [c for c in cases if not c.value_missing]
     x = np.array([c.signals for c in usable], dtype=float)
     y = np.array([c.answerable for c in usable], dtype=int)
-    mu, sd = x.mean(axis=0), x.std(axis=0)
+    mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
     sd[sd < 1e-6] = 1.0
+    x = np.where(np.isnan(x), mu, x)  # an undefined signal (across languages) takes the mean, as when answering
     clf = LogisticRegression(C=1.0, max_iter=1000)
     clf.fit((x - mu) / sd, y, sample_weight=np.array(_weights(usable)))
     model = AnswerabilityModel(tuple(float(w) for w in clf.coef_[0]), float(clf.intercept_[0]), tuple(map(float, mu)),

@@ -128,3 +128,22 @@ def test_an_answer_that_quotes_a_list_intro_quotes_every_item_of_the_list(engine
                        if not any(c.start <= i + 2 < c.end for c in cited)]
             assert not missing, f"{row['id']}: list items not quoted: {missing}"
     assert lists >= 1, "no answer quoted a list: the check did not run"
+
+
+def test_a_sentence_that_never_touches_an_asked_concept_matches_the_question_worse(engine: Engine) -> None:
+    """The weakest-word signal (real MiniLM word-piece vectors): a sentence missing the question's key concept scores
+    below one that states it, and a paraphrase ("where I am" / "location") above an unrelated sentence."""
+    from rag.answerability import weakest_word_match
+    from rag.lexical import tokenize
+
+    embedder, vendor = engine.retriever.embedder, set(tokenize("Acme"))
+
+    def match(question: str, sentence: str) -> float:
+        return weakest_word_match(embedder.word_vectors(question), embedder.word_vectors(sentence), vendor)
+
+    question = "Why does Acme ask for my Social Security number for billing?"
+    assert match(question, "We collect your billing address and payment card details.") < match(
+        question, "We ask for your Social Security number to verify your identity for billing.")
+    question = "Does Acme track where I am?"
+    assert match(question, "We collect your approximate location from your IP address.") > match(
+        question, "You can download a copy of your data at any time.")

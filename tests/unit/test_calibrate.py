@@ -40,6 +40,21 @@ def test_a_fitted_model_separates_answerable_from_unanswerable_cases() -> None:
     assert high > model.threshold > low
 
 
+def test_an_undefined_signal_counts_as_its_mean_in_fitting_and_answering() -> None:
+    cases = _cases()
+    last = len(FEATURES) - 1
+    for case in cases[::4]:  # some cases (questions across languages) cannot measure the last signal
+        case.signals[last] = float("nan")
+
+    model = fit(cases)
+    undefined = Signals(*[0.6] * last, float("nan"))
+    at_mean = Signals(*[0.6] * last, model.mean[last])
+
+    assert all(w == w for w in model.weights) and model.mean[last] == model.mean[last], "nan leaked into the fit"
+    assert abs(model.probability(undefined) - model.probability(at_mean)) < 1e-9
+    assert score(model, cases)["refusal_accuracy"] == 1.0
+
+
 def test_cross_validation_scores_every_fold_with_a_model_fitted_without_it() -> None:
     cases = _cases()
 
