@@ -184,6 +184,9 @@ def embed_cached(embedder: Embedder, cache: VectorCache, texts: Sequence[str], o
     return np.stack([known[h] for h in hashes])
 
 
+WORD_VECTOR_ENTRIES = 64  # texts whose word-piece vectors a QueryEmbedder keeps (20-60 KB each, at most ~4 MB)
+
+
 class QueryEmbedder:
     """Query-time embedding: texts seen before come from a bounded in-memory LRU (max_entries vectors), clause
     sentences embedded at ingest from the on-disk vector cache (read only: questions are never written to disk),
@@ -194,8 +197,9 @@ class QueryEmbedder:
         self.model_name, self.batch_size, self.dimension = embedder.model_name, embedder.batch_size, embedder.dimension
         self.max_entries, self.threads = max(0, max_entries), threads
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._words: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.disk_hits = self.misses = 0
+        self.hits = self.disk_hits = self.misses = self.word_hits = 0
 
     def __len__(self) -> int:
         return len(self._lru)
@@ -204,6 +208,7 @@ class QueryEmbedder:
         """Forget the in-memory vectors (the on-disk cache stays)."""
         with self._lock:
             self._lru.clear()
+            self._words.clear()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -235,8 +240,19 @@ class QueryEmbedder:
 
 
     def word_vectors(self, text: str) -> tuple[list[str], np.ndarray]:
-        """`Embedder.word_vectors` on the query-time threads (not cached: a question and one sentence per answer)."""
-        return self.embedder.word_vectors(text, threads=self.threads)
+        """`Embedder.word_vectors` on the query-time threads; the last WORD_VECTOR_ENTRIES texts are kept (a compare
+        question reads its own word vectors once per vendor)."""
+        with self._lock:
+            if text in self._words:
+                self._words.move_to_end(text)
+                self.word_hits += 1
+                return self._words[text]
+        found = self.embedder.word_vectors(text, threads=self.threads)
+        with self._lock:
+            self._words[text] = found
+            while len(self._words) > WORD_VECTOR_ENTRIES:
+                self._words.popitem(last=False)
+        return found
 
 
 def query_embedder(settings) -> QueryEmbedder:

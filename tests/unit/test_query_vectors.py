@@ -32,6 +32,16 @@ def test_the_lru_holds_at_most_its_bound_and_keeps_the_recent_ones(embedder) -> 
     assert len(query) == 0
 
 
+def test_word_vectors_are_unit_length_per_word_piece_and_kept_for_the_next_vendor(embedder) -> None:
+    query = QueryEmbedder(embedder, None)
+    pieces, vectors = query.word_vectors("Does Kaizenify keep call recordings?")
+
+    assert pieces[:2] == ["does", "kai"] and pieces[-1] == "?" and len(pieces) == len(vectors)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    again = query.word_vectors("Does Kaizenify keep call recordings?")
+    assert query.word_hits == 1 and again[0] == pieces and np.array_equal(again[1], vectors)
+
+
 def test_a_zero_bound_keeps_nothing(embedder) -> None:
     query = QueryEmbedder(embedder, None, max_entries=0)
     query.embed(TEXTS)
