@@ -7,7 +7,8 @@ Cases are (question, vendor) decisions: should the answer quote the policy, or s
 * written — tests/fixtures/written_questions.jsonl: questions written for this project against the bundled corpus,
             many of them unanswerable (attribute absent, another vendor's practice, out of scope, false premise);
 * policyqa — PolicyQA dev (../shared/eval/policyqa), every question answerable; its policies are split into TUNING
-            policies and HELD-APART policies that calibration never sees (reported separately).
+            policies and HELD-APART policies that calibration never sees (reported separately);
+* fresh   — tests/fixtures/fresh_questions.jsonl: more questions of the written kinds, only ever reported (held apart).
 
 Folds: seed and written questions by a hash of their id (a compare question's rows stay together), PolicyQA tuning
 policies round-robin by policy. Each fold is scored by a model fitted on the other folds (weights AND threshold), so
@@ -33,6 +34,11 @@ FOLDS = 5
 SEED_SETS = {
     "seed": PROJECT_ROOT / "tests" / "fixtures" / "seed_dev.jsonl",
     "written": PROJECT_ROOT / "tests" / "fixtures" / "written_questions.jsonl",
+}
+# Gold sets in the same format that calibration only reports, never fits on (every case held apart): "fresh" was
+# written after the decision's signals were chosen, by someone who had not seen the system.
+HELD_APART_SETS = {
+    "fresh": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions.jsonl",
 }
 POLICYQA_DIR = PROJECT_ROOT.parent / "shared" / "eval" / "policyqa"
 HELD_APART_POLICIES = 3  # PolicyQA dev policies never used for tuning (picked with a fixed seed)
@@ -118,13 +124,15 @@ def collect(results: Path, policyqa_dir: Path | None, per_policy: int, held_samp
 
     cases: list[Case] = []
     user = load_settings()
-    for source, path in SEED_SETS.items():
+    held_sets = {source: path for source, path in HELD_APART_SETS.items() if path.is_file()}
+    for source, path in {**SEED_SETS, **held_sets}.items():
         rows = read_jsonl(path)
         items, corpus, _ = load_seed(rows, user.corpus_dir, user.manifest)
         engine = _engine_for(corpus, results, progress)
         kinds = {str(r.get("id")): r.get("kind") or r.get("type", "single") for r in rows}
         for item in tqdm(items, desc=f"calibrate: {source}", unit="q", disable=not progress):
-            cases.extend(_cases_for(engine, item, source, kinds[item.id], _fold_of(f"{source}:{item.id}")))
+            fold = -1 if source in held_sets else _fold_of(f"{source}:{item.id}")
+            cases.extend(_cases_for(engine, item, source, kinds[item.id], fold))
     if policyqa_dir is not None:
         rows = read_jsonl(policyqa_dir / "dev.jsonl")
         tuning, _ = split_policyqa(sorted({r["policy"] for r in rows}))
@@ -260,8 +268,9 @@ def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 
         "cross_validated_mean": summary,
     }
     final = fit([c for c in cases if c.fold >= 0], provenance)
-    held = score(final, [c for c in cases if c.fold < 0])
-    final.provenance["policyqa_held_apart_score"] = held
+    held = {source: score(final, [c for c in cases if c.source == source])
+            for source in sorted({c.source for c in cases if c.fold < 0})}
+    final.provenance["held_apart_scores"] = held
     if write is not None:
         Path(write).write_text(final.to_json(), encoding="utf-8")
     result = {"folds": folds, "cross_validated_mean": summary, "held_apart": held, "model": json.loads(final.to_json()),
@@ -293,9 +302,9 @@ def markdown_report(result: dict) -> str:
     for source, metrics in result["cross_validated_mean"].items():
         lines.append(f"| **mean** | | **{source}** | " + " | ".join("–" if metrics.get(k) is None else f"**{metrics[k]:.2f}**"
                                                               for k in METRICS) + " |")
-    held = result["held_apart"]
-    lines.append(f"| held apart | {result['model']['threshold']:.2f} | policyqa_held | "
-                 + " | ".join(_cell(held, k) for k in METRICS) + " |")
+    for source, held in result["held_apart"].items():
+        lines.append(f"| held apart | {result['model']['threshold']:.2f} | {source} | "
+                     + " | ".join(_cell(held, k) for k in METRICS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -303,8 +312,8 @@ def summary_text(result: dict) -> str:
     lines = ["cross-validated (folds not tuned on), mean over folds:"]
     for source, metrics in result["cross_validated_mean"].items():
         lines.append(f"  {source:10} " + "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if v is not None))
-    held = result["held_apart"]
-    lines.append("PolicyQA held-apart policies (never tuned on): "
-                 + "  ".join(f"{k}={v:.3f}" for k, v in held.items() if isinstance(v, float)))
+    for source, held in result["held_apart"].items():
+        lines.append(f"held apart, never tuned on: {source:13} "
+                     + "  ".join(f"{k}={v:.3f}" for k, v in held.items() if isinstance(v, float)))
     lines.append(f"threshold {result['model']['threshold']}; weights {dict(zip(result['model']['features'], [round(w, 2) for w in result['model']['weights']], strict=True))}")
     return "\n".join(lines)
