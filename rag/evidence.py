@@ -298,10 +298,9 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
                     have.add((chunk.doc_id, start))
                     extra.append(Sentence(item, start, end, normalize_ws(raw[start:end])))
     quoted = chosen + extra
-    if question_tokens and any(_label(s.text) & question_tokens for s in quoted):
-        # the item the question names answers alone; its differently labelled siblings are not quoted with it. An
-        # item named by its whole label ("account information") wins over one that shares a word ("managed accounts")
-        whole = any((label := _label(s.text)) and label <= question_tokens for s in quoted)
-        quoted = [s for s in quoted if not (label := _label(s.text))
-                  or (label <= question_tokens if whole else bool(label & question_tokens))]
+    if question_tokens and any((label := _label(s.text)) and label <= question_tokens for s in quoted):
+        # the item the question names by its whole label ("... account information?" and "Account Information: ...")
+        # answers alone; its differently labelled siblings are not quoted with it. A label the question only shares a
+        # word with ("does it know where I am?" and "Right to Know: ...") names nothing: the whole list is quoted.
+        quoted = [s for s in quoted if not (label := _label(s.text)) or label <= question_tokens]
     return sorted(quoted, key=lambda s: (s.scored.chunk.doc_id, s.start))

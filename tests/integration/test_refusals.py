@@ -1,16 +1,20 @@
-"""Refusals that hold on questions written for this project (tests/fixtures/written_questions.jsonl): the bundled
-policies do not answer 52 of them (an absent detail, another vendor's practice, an out-of-scope topic, a false
-premise) and do answer the other 42. What a compliance user needs: a refusal where the policy is silent, with the
-closest clause shown as not answering, and an answer, citing the gold clause, where it speaks.
+"""Refusals that hold on questions written for this project against the bundled policies: a compliance user needs a
+refusal where the policy is silent, with the closest clause shown as not answering, and an answer, citing the gold
+clause, where it speaks.
 
-The bars sit below the cross-validated figures in docs/evaluation.md (measured on folds the decision was not fitted
-on), so an unrelated change does not fail the build but losing the calibration does.
+Two sets: tests/fixtures/written_questions.jsonl (52 the policies do not answer — an absent detail, another vendor's
+practice, an out-of-scope topic, a false premise — and 42 they do), which the refusal decision is fitted on with
+cross-validation, and tests/fixtures/fresh_questions.jsonl (25 + 25 of the same kinds), written later by someone who
+had not seen the system and never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
+for the written set, held apart for the fresh one), so an unrelated change does not fail the build but losing the
+calibration does.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,13 +23,32 @@ from rag.api import Engine
 from rag.goldsets import locate
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITTEN = ROOT / "tests" / "fixtures" / "written_questions.jsonl"
-ROWS = [json.loads(line) for line in WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
-UNANSWERABLE = [r for r in ROWS if r["type"] == "unanswerable"]
-ANSWERABLE = [r for r in ROWS if r["type"] != "unanswerable"]
-MIN_REFUSAL_ACCURACY = 0.8
-MAX_FALSE_REFUSALS = 0.2
-MIN_CITATION_PRECISION = 0.7
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    name: str
+    rows: list[dict]
+    min_refusal_accuracy: float
+    max_false_refusals: float
+    min_citation_precision: float
+
+    @property
+    def unanswerable(self) -> list[dict]:
+        return [r for r in self.rows if r["type"] == "unanswerable"]
+
+    @property
+    def answerable(self) -> list[dict]:
+        return [r for r in self.rows if r["type"] != "unanswerable"]
+
+
+def _rows(name: str) -> list[dict]:
+    path = ROOT / "tests" / "fixtures" / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+WRITTEN = GoldSet("written", _rows("written_questions"), 0.8, 0.2, 0.7)  # cross-validated: 0.80 / 0.09 / 0.82
+FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.7)  # held apart: 0.68 / 0.20 / 0.83
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +56,15 @@ def engine(ingested_store) -> Engine:
     return Engine(ingested_store.settings)
 
 
+@pytest.fixture(scope="module", params=[WRITTEN, FRESH], ids=lambda g: g.name)
+def gold_set(request) -> GoldSet:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def answers(engine: Engine) -> dict[str, object]:
-    """Every written question asked once, as a user would (vendor detected from the question)."""
-    return {row["id"]: engine.ask(row["question"], backend="extractive") for row in ROWS}
+def answers(engine: Engine, gold_set: GoldSet) -> dict[str, object]:
+    """Every question of the set asked once, as a user would (vendor detected from the question)."""
+    return {row["id"]: engine.ask(row["question"], backend="extractive") for row in gold_set.rows}
 
 
 def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
@@ -50,22 +78,28 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     return spans
 
 
-def test_the_written_set_covers_every_vendor_and_kind_of_unanswerable_question() -> None:
-    kinds = {r["kind"] for r in UNANSWERABLE}
+@pytest.mark.parametrize("gold", [WRITTEN, FRESH], ids=lambda g: g.name)
+def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: GoldSet) -> None:
+    kinds = {r["kind"] for r in gold.unanswerable}
     assert kinds == {"attribute_absent", "other_vendor", "out_of_scope", "false_premise"}
-    assert len(UNANSWERABLE) >= 40
-    assert {v for r in UNANSWERABLE for v in r["vendors"]} == {v for r in ANSWERABLE for v in r["vendors"]}
+    assert len(gold.unanswerable) >= 25 and len(gold.answerable) >= 25
+    assert {v for r in gold.unanswerable for v in r["vendors"]} == {v for r in gold.answerable for v in r["vendors"]}
 
 
-def test_questions_the_policy_does_not_answer_are_refused(answers: dict) -> None:
-    refused = [r["id"] for r in UNANSWERABLE if answers[r["id"]].refused]
-    answered = {r["id"]: answers[r["id"]].text[:160] for r in UNANSWERABLE if not answers[r["id"]].refused}
-
-    assert len(refused) / len(UNANSWERABLE) >= MIN_REFUSAL_ACCURACY, f"answered anyway: {answered}"
+def test_the_fresh_set_asks_nothing_the_written_set_asks() -> None:
+    assert not {r["question"].lower() for r in WRITTEN.rows} & {r["question"].lower() for r in FRESH.rows}
 
 
-def test_a_refusal_says_so_and_shows_the_closest_clause_as_not_answering(answers: dict) -> None:
-    for row in UNANSWERABLE:
+def test_questions_the_policy_does_not_answer_are_refused(gold_set: GoldSet, answers: dict) -> None:
+    unanswerable = gold_set.unanswerable
+    refused = [r["id"] for r in unanswerable if answers[r["id"]].refused]
+    answered = {r["id"]: answers[r["id"]].text[:160] for r in unanswerable if not answers[r["id"]].refused}
+
+    assert len(refused) / len(unanswerable) >= gold_set.min_refusal_accuracy, f"answered anyway: {answered}"
+
+
+def test_a_refusal_says_so_and_shows_the_closest_clause_as_not_answering(gold_set: GoldSet, answers: dict) -> None:
+    for row in gold_set.unanswerable:
         answer = answers[row["id"]]
         if not answer.refused:
             continue
@@ -74,11 +108,13 @@ def test_a_refusal_says_so_and_shows_the_closest_clause_as_not_answering(answers
         assert answer.related and {c.vendor for c in answer.related} <= set(row["vendors"])
 
 
-def test_questions_the_policy_answers_are_answered_with_the_gold_clause(engine: Engine, answers: dict) -> None:
+def test_questions_the_policy_answers_are_answered_with_the_gold_clause(engine: Engine, gold_set: GoldSet,
+                                                                       answers: dict) -> None:
     sources = {d.doc_id: d.source_file for d in engine.documents()}
-    refused = {r["id"]: r["question"] for r in ANSWERABLE if answers[r["id"]].refused}
+    answerable = gold_set.answerable
+    refused = {r["id"]: r["question"] for r in answerable if answers[r["id"]].refused}
     precisions = []
-    for row in ANSWERABLE:
+    for row in answerable:
         answer = answers[row["id"]]
         if answer.refused:
             continue
@@ -86,8 +122,8 @@ def test_questions_the_policy_answers_are_answered_with_the_gold_clause(engine: 
         hits = [any(sources[c.document] == f and c.start < e and s < c.end for f, s, e in gold) for c in answer.citations]
         precisions.append(sum(hits) / len(hits))
 
-    assert len(refused) / len(ANSWERABLE) <= MAX_FALSE_REFUSALS, f"refused although the policy answers: {refused}"
-    assert sum(precisions) / len(precisions) >= MIN_CITATION_PRECISION
+    assert len(refused) / len(answerable) <= gold_set.max_false_refusals, f"refused although the policy answers: {refused}"
+    assert sum(precisions) / len(precisions) >= gold_set.min_citation_precision
 
 
 _ITEM = re.compile(r"^(\s*)(?:[•●▪◦·*–-]|\d{1,2}[.)])\s")
@@ -110,10 +146,11 @@ def _list_after(text: str, offset: int) -> list[int]:
     return starts
 
 
-def test_an_answer_that_quotes_a_list_intro_quotes_every_item_of_the_list(engine: Engine, answers: dict) -> None:
+def test_an_answer_that_quotes_a_list_intro_quotes_every_item_of_the_list(engine: Engine, gold_set: GoldSet,
+                                                                         answers: dict) -> None:
     texts = {d.doc_id: engine.raw_text(d.doc_id) for d in engine.documents()}
     lists = 0
-    for row in ROWS:
+    for row in gold_set.rows:
         answer = answers[row["id"]]
         for citation in answer.citations:
             intro = re.search(r"[:：]\s*(?:[•●▪◦·*–-]\s|$)", texts[citation.document][citation.start : citation.end + 1])

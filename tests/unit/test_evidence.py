@@ -237,6 +237,19 @@ def test_an_item_named_by_its_whole_label_is_quoted_without_items_that_share_one
     assert quoted == [parts[0], parts[1]]
 
 
+def test_a_label_the_question_only_shares_a_word_with_names_no_item_so_the_whole_list_is_quoted() -> None:
+    parts = [
+        "California residents have the following rights:",
+        "• Right to Know: you may ask what we collected.",
+        "• Right to Delete: you may ask us to delete it.",
+    ]
+    intro, following, raw = _listed(parts)
+
+    asked = set(tokenize("Does Acme know where I am?"))
+
+    assert [s.text for s in complete_lists([intro], following, raw, asked)] == parts
+
+
 def test_a_sentence_that_introduces_no_list_brings_nothing_more() -> None:
     parts = ["We share personal information with service providers.", "• With your consent: when you ask us to."]
     raw = "\n".join(parts)
