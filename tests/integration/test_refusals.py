@@ -2,8 +2,8 @@
 refusal where the policy is silent, with the closest clause shown as not answering, and an answer, citing the gold
 clause, where it speaks.
 
-Two sets: tests/fixtures/written_questions.jsonl (52 the policies do not answer — an absent detail, another vendor's
-practice, an out-of-scope topic, a false premise — and 42 they do), which the refusal decision is fitted on with
+Two sets: tests/fixtures/written_questions.jsonl (82 the policies do not answer — an absent detail, another vendor's
+practice, an out-of-scope topic, a false premise — and 72 they do), which the refusal decision is fitted on with
 cross-validation, and tests/fixtures/fresh_questions.jsonl (25 + 25 of the same kinds), written later by someone who
 had not seen the system and never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
 for the written set, held apart for the fresh one), so an unrelated change does not fail the build but losing the
@@ -47,7 +47,7 @@ def _rows(name: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-WRITTEN = GoldSet("written", _rows("written_questions"), 0.8, 0.2, 0.7)  # cross-validated: 0.80 / 0.09 / 0.82
+WRITTEN = GoldSet("written", _rows("written_questions"), 0.75, 0.2, 0.7)  # cross-validated: 0.79 / 0.14 / 0.84
 FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.7)  # held apart: 0.68 / 0.20 / 0.83
 
 
