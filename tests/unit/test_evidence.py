@@ -207,47 +207,26 @@ def test_a_list_introduced_by_a_chosen_sentence_is_quoted_whole() -> None:
     assert quoted == [parts[0], parts[1], "• For processing: with service providers who work for us.", parts[3]]
 
 
-def test_a_list_item_the_question_names_is_quoted_without_its_siblings() -> None:
-    parts = [
-        "We share personal information only in the following cases:",
-        "• With your consent: when you ask us to.",
-        "• For legal reasons: when the law requires it.",
-    ]
+SHARING = ["We share personal information only in the following cases:", "• With your consent: when you ask us to.",
+           "• For legal reasons: when the law requires it."]
+RETENTION = ["We keep your information as follows:", "• Account information: while your account is open.",
+             "• Managed accounts: as long as your administrator requires."]
+RIGHTS = ["California residents have the following rights:", "• Right to Know: you may ask what we collected.",
+          "• Right to Delete: you may ask us to delete it."]
+
+
+@pytest.mark.parametrize(("parts", "question", "quoted"), [
+    (SHARING, "Does Acme share my data for legal reasons?", [0, 2]),  # the item the question names, without siblings
+    (SHARING, "Who gets my data?", [0, 1, 2]),  # no item named: the whole list
+    (RETENTION, "How long does Acme keep account information?", [0, 1]),  # whole label named; "accounts" alone is not
+    (RIGHTS, "Does Acme know where I am?", [0, 1, 2]),  # one shared word ("know") names no item: the whole list
+], ids=["named", "none-named", "whole-label", "shared-word"])
+def test_a_list_item_is_quoted_alone_only_when_the_question_names_its_whole_label(parts, question, quoted) -> None:
     intro, following, raw = _listed(parts)
 
-    asked = set(tokenize("Does Acme share my data for legal reasons?"))
-    named = [s.text for s in complete_lists([intro], following, raw, asked)]
-    unnamed = [s.text for s in complete_lists([intro], following, raw, set(tokenize("Who gets my data?")))]
+    got = [s.text for s in complete_lists([intro], following, raw, set(tokenize(question)))]
 
-    assert named == [parts[0], parts[2]]
-    assert unnamed == parts  # no item named: the whole list
-
-
-def test_an_item_named_by_its_whole_label_is_quoted_without_items_that_share_one_word() -> None:
-    parts = [
-        "We keep your information as follows:",
-        "• Account information: while your account is open.",
-        "• Managed accounts: as long as your administrator requires.",
-    ]
-    intro, following, raw = _listed(parts)
-
-    asked = set(tokenize("How long does Acme keep account information?"))
-    quoted = [s.text for s in complete_lists([intro], following, raw, asked)]
-
-    assert quoted == [parts[0], parts[1]]
-
-
-def test_a_label_the_question_only_shares_a_word_with_names_no_item_so_the_whole_list_is_quoted() -> None:
-    parts = [
-        "California residents have the following rights:",
-        "• Right to Know: you may ask what we collected.",
-        "• Right to Delete: you may ask us to delete it.",
-    ]
-    intro, following, raw = _listed(parts)
-
-    asked = set(tokenize("Does Acme know where I am?"))
-
-    assert [s.text for s in complete_lists([intro], following, raw, asked)] == parts
+    assert got == [parts[i] for i in quoted]
 
 
 def test_a_sentence_that_introduces_no_list_brings_nothing_more() -> None:
