@@ -7,7 +7,7 @@ import importlib
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,7 +60,6 @@ class Embedder:
                 list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
-
 
     def word_vectors(self, text: str, threads: int | None = None) -> tuple[list[str], np.ndarray]:
         """The word pieces of `text` and the model's contextual vector of each (unit length), without the special
@@ -187,6 +186,41 @@ def embed_cached(embedder: Embedder, cache: VectorCache, texts: Sequence[str], o
 WORD_VECTOR_ENTRIES = 64  # texts whose word-piece vectors a QueryEmbedder keeps (20-60 KB each, at most ~4 MB)
 
 
+class RecentlyUsed:
+    """A bounded, thread-safe map that forgets its least recently used entries first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(0, size)
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_many(self, keys: Iterable[str]) -> dict:
+        """The entries held for `keys` (each becomes the most recently used)."""
+        with self._lock:
+            found = {}
+            for key in keys:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    found[key] = self._items[key]
+            return found
+
+    def put_many(self, items: dict) -> None:
+        """Hold `items` as the most recently used, then forget the oldest entries beyond the bound."""
+        with self._lock:
+            for key, value in items.items():
+                self._items[key] = value
+                self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class QueryEmbedder:
     """Query-time embedding: texts seen before come from a bounded in-memory LRU (max_entries vectors), clause
     sentences embedded at ingest from the on-disk vector cache (read only: questions are never written to disk),
@@ -195,32 +229,26 @@ class QueryEmbedder:
     def __init__(self, embedder: Embedder, cache: VectorCache | None = None, max_entries: int = 4096, threads: int | None = 1) -> None:
         self.embedder, self.cache = embedder, cache
         self.model_name, self.batch_size, self.dimension = embedder.model_name, embedder.batch_size, embedder.dimension
-        self.max_entries, self.threads = max(0, max_entries), threads
-        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._words: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.threads = threads
+        self._vectors = RecentlyUsed(max_entries)
+        self._words = RecentlyUsed(WORD_VECTOR_ENTRIES)
         self.hits = self.disk_hits = self.misses = self.word_hits = 0
 
     def __len__(self) -> int:
-        return len(self._lru)
+        return len(self._vectors)
 
     def clear(self) -> None:
         """Forget the in-memory vectors (the on-disk cache stays)."""
-        with self._lock:
-            self._lru.clear()
-            self._words.clear()
+        self._vectors.clear()
+        self._words.clear()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for text in dict.fromkeys(texts):
-                if text in self._lru:
-                    self._lru.move_to_end(text)
-                    found[text] = self._lru[text]
-            self.hits += len(found)
-        wanted = [t for t in dict.fromkeys(texts) if t not in found]
+        distinct = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = self._vectors.get_many(distinct)
+        self.hits += len(found)
+        wanted = [t for t in distinct if t not in found]
         if wanted and self.cache is not None:
             by_hash = {sha256(t): t for t in wanted}
             on_disk = self.cache.get_many(list(by_hash))
@@ -230,28 +258,17 @@ class QueryEmbedder:
         if wanted:
             self.misses += len(wanted)
             found.update(zip(wanted, self.embedder.embed(wanted, threads=self.threads), strict=True))
-        with self._lock:
-            for text in dict.fromkeys(texts):
-                self._lru[text] = found[text]
-                self._lru.move_to_end(text)
-            while len(self._lru) > self.max_entries:
-                self._lru.popitem(last=False)
+        self._vectors.put_many({t: found[t] for t in distinct})
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
-
 
     def word_vectors(self, text: str) -> tuple[list[str], np.ndarray]:
         """`Embedder.word_vectors` on the query-time threads; the last WORD_VECTOR_ENTRIES texts are kept (a compare
         question reads its own word vectors once per vendor)."""
-        with self._lock:
-            if text in self._words:
-                self._words.move_to_end(text)
-                self.word_hits += 1
-                return self._words[text]
+        if held := self._words.get_many([text]):
+            self.word_hits += 1
+            return held[text]
         found = self.embedder.word_vectors(text, threads=self.threads)
-        with self._lock:
-            self._words[text] = found
-            while len(self._words) > WORD_VECTOR_ENTRIES:
-                self._words.popitem(last=False)
+        self._words.put_many({text: found})
         return found
 
 

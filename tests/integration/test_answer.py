@@ -6,7 +6,6 @@ from hard-coded answer text. Generative backends: the real SmolLM2 GGUF, and a s
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -18,7 +17,7 @@ from clausewise.text import normalize_ws
 from rag.api import NOT_STATED, Engine, UnknownVendorError
 from rag.backends import BackendError
 from rag.backends.ollama import clear_reachable_cache, ollama_base_url
-from rag.goldsets import locate
+from rag.goldsets import locate, read_jsonl
 from rag.retrieve import EmptyStoreError
 from rag.vendors import strip_vendor_names
 from rag.verify import CITATION, check_draft, split_draft
@@ -40,7 +39,7 @@ MIN_SINGLE_VENDOR_RECALL = 0.95
 MANIFEST = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["document"]
 BY_PREFIX = {d["source_file"][:3]: d for d in MANIFEST}
 RAW = {d["doc_id"]: (CORPUS / d["source_file"]).read_text(encoding="utf-8") for d in MANIFEST}
-ITEMS = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+ITEMS = read_jsonl(SEED)
 VENDORS = sorted(d["vendor"] for d in MANIFEST)
 
 

@@ -7,7 +7,6 @@ Gold: tests/fixtures/multilingual.jsonl (translations of English seed questions,
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from clausewise.settings import Settings
 from clausewise.text import CJK, detect_lang
 from ingest.pipeline import Ingestor
 from rag.api import Engine
-from rag.goldsets import locate
+from rag.goldsets import locate, read_jsonl
 from rag.multilingual import CROSS_LANGUAGE_CAVEAT
 from tests.support.gold import covered
 
@@ -29,8 +28,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 MANIFEST = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["document"]
 BY_PREFIX = {d["source_file"][:3]: d for d in MANIFEST}
 RAW = {d["doc_id"]: (CORPUS / d["source_file"]).read_text(encoding="utf-8") for d in MANIFEST}
-WRITTEN = [json.loads(line) for line in (FIXTURES / "multilingual.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-SEED = [json.loads(line) for line in (FIXTURES / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+WRITTEN = read_jsonl(FIXTURES / "multilingual.jsonl")
+SEED = read_jsonl(FIXTURES / "seed_dev.jsonl")
 TRANSLATED = [r for r in WRITTEN if r["lang"] != "en" and r["type"] == "multilingual"]
 ABOUT_CHINESE_TEXT = [r for r in WRITTEN if r.get("clause_lang") == "zh"]
 # Measured (docs/evaluation.md): 0.83 (es) to 0.94 (de, fr) of the gold quotes are in the top 5; MiniLM alone: 0.06-0.61.

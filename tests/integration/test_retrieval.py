@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tomllib
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 from clausewise.multilingual import MultilingualIndex
 from clausewise.text import CJK
-from rag.goldsets import locate
+from rag.goldsets import locate, read_jsonl
 from rag.retrieve import Retriever
 from rag.vendors import strip_vendor_names
 from tests.support.gold import covered
@@ -57,7 +56,7 @@ def documents(ingested_store):
 
 
 def chinese_items() -> list[dict]:
-    items = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = read_jsonl(SEED)
     return [i for i in items if CJK.search(i["question"]) and i["evidence"]]
 
 
@@ -163,7 +162,7 @@ def _top5_hits(retriever: Retriever, items: list[dict], documents) -> int:
 def test_english_questions_retrieve_no_worse_with_the_multilingual_model_blended_in(ingested_store, documents) -> None:
     # measured (docs/evaluation.md): 59 of the written questions' 64 quotes in the top 5 against 58 (PolicyQA tuning
     # recall@5 0.668 -> 0.676)
-    written = [json.loads(line) for line in WRITTEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+    written = read_jsonl(WRITTEN)
     answerable = [w for w in written if w["evidence"] and len(w["vendors"]) == 1]
     blended = Retriever(ingested_store.settings, ingested_store.store)
     main_only = Retriever(ingested_store.settings.model_copy(update={"english_blend": 0.0}), ingested_store.store)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from clausewise.language import asked_kind, detect_language
 from clausewise.settings import Settings
+from rag.goldsets import read_jsonl
 from rag.multilingual import CROSS_LANGUAGE_CAVEAT, language_notice, wanted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-TRANSLATED = [json.loads(line) for line in (FIXTURES / "multilingual.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-SEED = [json.loads(line) for line in (FIXTURES / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+TRANSLATED = read_jsonl(FIXTURES / "multilingual.jsonl")
+SEED = read_jsonl(FIXTURES / "seed_dev.jsonl")
 
 
 @pytest.mark.parametrize("item", TRANSLATED, ids=lambda i: i["id"])
