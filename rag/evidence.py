@@ -145,19 +145,35 @@ _NOT_NAMES = frozenset(
 
 # What a question asks for: the first kind whose patterns ALL match the lower-cased question.
 _ASKED_KINDS = [
-    ("email", (r"\be-?mail\b", r"\b(what|which|give|address)\b")),
+    ("email", (r"\be-?mail address\b|\b(what|which)\s+(\w+['’]?s?\s+){0,3}e-?mail\b", r"\b(what|which|give|where)\b")),
     ("price", (r"\bhow much does\b.*\bcost\b|\bwhat (is the )?(price|fee)\b|\bcost of\b",)),
-    ("number", (r"\bhow many\b|\bhow much\b|\bwhat percentage\b|\bnumber of (days|months|years)\b",)),
+    ("number", (r"\bhow many\b|\bhow much\b(?! (information|data|detail|details|personal|of)\b)|\bwhat percentage\b|"
+                r"\bnumber of (days|months|years)\b",)),
     ("name", (r"\b(name of|who is the|named)\b", r"\b(officer|dpo|person|representative)\b")),
     ("jurisdiction", (r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b",)),
     ("timeframe", (r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b",)),
     ("law", (r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b",)),
-    ("phone", (r"\b(phone|telephone)( number)?\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b",)),
+    ("phone", (r"\b(phone|telephone) number\b|\btelephone\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b",)),
     ("date", (r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b",)),
     ("organisation", (r"\b(which|what) (\w+ ){0,2}(company|processor|provider|vendor|firm) (does|do|did|is)\b|"
                       r"\bname of the (\w+ ){0,2}(company|processor|provider)\b",)),
     ("contact", (r"\bcontact (information|info|details)\b|\bhow (can|do|should) i (contact|reach)\b|\bwho (can|do|should) i contact\b",)),
 ]
+# An e-mail address, a phone number or contact details are also kinds of personal data. Named as the user's
+# ("my phone number", "users' contact information") or as what the vendor does with data ("What contact information
+# do you collect?"), they are a topic, not a value the vendor's policy must give.
+_DATA_KINDS = frozenset({"email", "phone", "contact"})
+_USER_OWNED = re.compile(r"\b(my|your|users?['’]?s?|customers?['’]?s?|guests?['’]?s?|visitors?['’]?s?|people['’]s|their)\s+"
+                         r"(\w+\s+){0,2}(e-?mail|phone|telephone|contact)")
+_PROCESSING_VERB = re.compile(r"\b(\w+)\s+(collect|share|sell|store|keep|gather|obtain|disclose|access|read|upload|track|link|"
+                              r"process|receive|retain|hold|save|transfer|ask for)(s|es|ed)?\b")
+
+
+def _names_personal_data(question: str) -> bool:
+    """Whether the question names an e-mail, phone or contact details as the user's data, not as the vendor's."""
+    if _USER_OWNED.search(question):
+        return True
+    return any(match.group(1) not in ("i", "to") for match in _PROCESSING_VERB.finditer(question))
 
 
 def asked_attribute(question: str) -> str | None:
@@ -165,7 +181,7 @@ def asked_attribute(question: str) -> str | None:
     q = question.lower()
     for kind, patterns in _ASKED_KINDS:
         if all(re.search(pattern, q) for pattern in patterns):
-            return kind
+            return None if kind in _DATA_KINDS and _names_personal_data(q) else kind
     return asked_kind(question)  # the same kinds asked in German, French, Spanish or Chinese
 
 

@@ -65,6 +65,13 @@ def sentence(
         ("What is Acme's contact information for privacy questions?", "contact"),
         ("How long does Acme keep my data?", None),  # "as long as necessary" is an answer: no number required
         ("Does Acme sell my data?", None),
+        # an e-mail, phone number or contact details named as the user's data are a topic, not an asked value
+        ("Can my admin change my e-mail address?", None),
+        ("Can Acme link what I do on my phone with my laptop?", None),
+        ("What contact information do you collect from me?", None),
+        ("Does the company share user's contact information with a third party?", None),
+        ("What phone number can I call to reach Acme's Privacy Officer?", "phone"),
+        ("How much information will Acme ask for when I open a ticket?", None),
     ],
 )
 def test_the_asked_kind_of_value_is_recognised(question: str, kind: str | None) -> None:
