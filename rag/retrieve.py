@@ -14,6 +14,7 @@ from clausewise.embedding import Embedder, query_embedder
 from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
+from rag.evidence import asked_attribute, has_attribute
 from rag.lexical import expand, tokenize
 from rag.multilingual import masked_product, top_masked
 from rag.multilingual import wanted as multilingual_wanted
@@ -22,6 +23,17 @@ from rag.multilingual import wanted as multilingual_wanted
 SYNONYM_WEIGHT = 0.4
 # The best BM25 match always gets a place in the top k (the last one, when fusion ranked it lower).
 LEXICAL_SLOT = True
+# A question asking for a kind of value gets the best clause that gives one in its top k (the one before last).
+ANSWER_TYPE_SLOT = True
+
+
+def _keep_a_place(ranked: list[ScoredChunk], item: ScoredChunk, position: int) -> None:
+    """Move `item` up to `position` when it ranks below; it takes the displaced clause's scores (the order stays
+    monotone)."""
+    if ranked.index(item) <= position:
+        return
+    ranked.remove(item)
+    ranked.insert(position, replace(item, score=ranked[position].score, hybrid=ranked[position].hybrid))
 
 
 class EmptyStoreError(Exception):
@@ -136,10 +148,16 @@ class Retriever:
         if LEXICAL_SLOT and len(ranked) > k:
             # the best keyword match keeps a place even when its embedding is far off (a long, mixed clause)
             top_lexical = max(ranked, key=lambda s: s.lexical)
-            if top_lexical.lexical > 0 and ranked.index(top_lexical) >= k:
-                ranked.remove(top_lexical)
-                # it takes the displaced clause's scores: the order stays monotone
-                ranked.insert(k - 1, replace(top_lexical, score=ranked[k - 1].score, hybrid=ranked[k - 1].hybrid))
+            if top_lexical.lexical > 0:
+                _keep_a_place(ranked, top_lexical, k - 1)
+        if ANSWER_TYPE_SLOT and len(ranked) > k:
+            # a question asking for a kind of value ("which laws", "what e-mail address") keeps a place for the best
+            # clause that gives one, when none of the top k does (its wording may share nothing with the question)
+            kind = asked_attribute(question)
+            if kind and not any(has_attribute(kind, s.chunk.text, question) for s in ranked[:k]):
+                carrier = next((s for s in ranked[k:] if has_attribute(kind, s.chunk.text, question)), None)
+                if carrier is not None:
+                    _keep_a_place(ranked, carrier, max(k - 2, 0) if LEXICAL_SLOT else k - 1)
         return _with_continuations(ranked, index, k)
 
     def _fused(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:
