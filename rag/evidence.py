@@ -149,7 +149,9 @@ _ASKED_KINDS = [
     ("price", (r"\bhow much does\b.*\bcost\b|\bwhat (is the )?(price|fee)\b|\bcost of\b",)),
     ("number", (r"\bhow many\b|\bhow much\b(?! (information|data|detail|details|personal|of)\b)|\bwhat percentage\b|"
                 r"\bnumber of (days|months|years)\b",)),
-    ("name", (r"\b(name of|who is the|named)\b", r"\b(officer|dpo|person|representative)\b")),
+    ("name", (r"\b(name of|who is the|named)\b",
+              r"\b(officer|dpo|person|representative|ceo|founder|owner|president|director|chief)\b")),
+    ("url", (r"\b(web ?address|urls?|website address)\b", r"\b(what|which|where|give)\b")),
     ("jurisdiction", (r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b",)),
     ("timeframe", (r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b",)),
     ("law", (r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b",)),
@@ -162,9 +164,9 @@ _ASKED_KINDS = [
 # An e-mail address, a phone number or contact details are also kinds of personal data. Named as the user's
 # ("my phone number", "users' contact information") or as what the vendor does with data ("What contact information
 # do you collect?"), they are a topic, not a value the vendor's policy must give.
-_DATA_KINDS = frozenset({"email", "phone", "contact"})
+_DATA_KINDS = frozenset({"email", "phone", "contact", "url"})
 _USER_OWNED = re.compile(r"\b(my|your|users?['’]?s?|customers?['’]?s?|guests?['’]?s?|visitors?['’]?s?|people['’]s|their)\s+"
-                         r"(\w+\s+){0,2}(e-?mail|phone|telephone|contact)")
+                         r"(\w+\s+){0,2}(e-?mail|phone|telephone|contact|urls?|web ?address)")
 _PROCESSING_VERB = re.compile(r"\b(\w+)\s+(collect|share|sell|store|keep|gather|obtain|disclose|access|read|upload|track|link|"
                               r"process|receive|retain|hold|save|transfer|ask for)(s|es|ed)?\b")
 
@@ -188,12 +190,12 @@ def asked_attribute(question: str) -> str | None:
 # the kinds of value one of a few patterns recognises
 _VALUE_PATTERNS = {
     "email": (_EMAIL,), "jurisdiction": (_JURISDICTION,), "timeframe": (_TIMEFRAME,), "law": (_LAW_NAME,),
-    "phone": (_PHONE,), "date": (_DATE,), "price": (_PRICE,), "contact": (_EMAIL, _PHONE, _STREET, _URL),
+    "phone": (_PHONE,), "date": (_DATE,), "price": (_PRICE,), "contact": (_EMAIL, _PHONE, _STREET, _URL), "url": (_URL,),
 }
 
 ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
                     "contact": "contact details", "timeframe": "time frame", "law": "named law", "phone": "phone number",
-                    "date": "date", "price": "price", "organisation": "company name"}
+                    "date": "date", "price": "price", "organisation": "company name", "url": "web address"}
 
 
 def has_attribute(kind: str, text: str, question: str = "") -> bool:

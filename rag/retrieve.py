@@ -23,8 +23,10 @@ from rag.multilingual import wanted as multilingual_wanted
 SYNONYM_WEIGHT = 0.4
 # The best BM25 match always gets a place in the top k (the last one, when fusion ranked it lower).
 LEXICAL_SLOT = True
-# A question asking for a kind of value gets the best clause that gives one in its top k (the one before last).
+# A question asking for a kind of value gets the best clause that gives one in its top k (the one before last);
+# only kinds a pattern of their own recognises (a person's or company's name is any run of capitalised words).
 ANSWER_TYPE_SLOT = True
+SLOT_KINDS = frozenset({"email", "phone", "url", "contact", "date", "price", "law", "jurisdiction", "timeframe", "number"})
 
 
 def _keep_a_place(ranked: list[ScoredChunk], item: ScoredChunk, position: int) -> None:
@@ -154,7 +156,7 @@ class Retriever:
             # a question asking for a kind of value ("which laws", "what e-mail address") keeps a place for the best
             # clause that gives one, when none of the top k does (its wording may share nothing with the question)
             kind = asked_attribute(question)
-            if kind and not any(has_attribute(kind, s.chunk.text, question) for s in ranked[:k]):
+            if kind in SLOT_KINDS and not any(has_attribute(kind, s.chunk.text, question) for s in ranked[:k]):
                 carrier = next((s for s in ranked[k:] if has_attribute(kind, s.chunk.text, question)), None)
                 if carrier is not None:
                     _keep_a_place(ranked, carrier, max(k - 2, 0) if LEXICAL_SLOT else k - 1)

@@ -33,6 +33,11 @@ KIPSU_RETENTION = "How long does Kipsu retain data?"
 # multilingual index the German question is found, so what is left are one bullet of a kim.cc list and one Chinese
 # clause. A regression below the bar fails the build.
 MIN_SINGLE_VENDOR_RECALL = 0.95
+# Compare rows (one per question and vendor, 21 in the seed set) whose stated / not stated matches the gold: 19 with
+# the shipped refusal model (cross-validated: 0.90). The two it misses are rows whose probability sits next to the
+# fitted threshold, which a refit can move either way: the minimum-age comparison's Kipsu ("children under the age
+# of 13") and Kalodata ("teens should not create accounts without their guardians' consent") rows.
+MIN_COMPARE_ROWS_RIGHT = 0.85
 
 # ---- the gold file ----------------------------------------------------------------------------------------------
 
@@ -130,21 +135,28 @@ def test_every_single_vendor_question_finds_its_gold_evidence_in_the_top_5(engin
     assert recall >= MIN_SINGLE_VENDOR_RECALL, f"recall@5 {recall:.3f}; missed:\n" + "\n".join(misses)
 
 
-def test_a_comparison_over_all_five_vendors_says_not_stated_exactly_where_the_policy_is_silent(engine: Engine) -> None:
-    item = next(i for i in ITEMS if i["type"] == "compare" and sorted(i["vendors"]) == VENDORS)
-    spans = gold(item)
-
-    comparison = engine.compare(item["question"])
-
-    assert [r.vendor for r in comparison.rows] == sorted(VENDORS, key=str.lower)
-    for row in comparison.rows:
-        assert row.stated == (row.vendor in spans), f"{row.vendor}: {row.answer.text[:200]}"
-        if row.stated:
-            assert row.answer.citations and all(c.vendor == row.vendor for c in row.answer.citations)
-            assert any(overlaps(c, spans[row.vendor]) for c in row.answer.citations), row.answer.text[:300]
+def test_comparisons_say_not_stated_where_the_policy_is_silent_and_cite_each_vendors_own_clause(engine: Engine) -> None:
+    rows_right: list[bool] = []
+    for item in (i for i in ITEMS if i["type"] == "compare"):
+        spans = gold(item)
+        if sorted(item["vendors"]) == VENDORS:  # all five named: found by vendor detection, listed alphabetically
+            comparison = engine.compare(item["question"])
+            assert [r.vendor for r in comparison.rows] == sorted(VENDORS, key=str.lower)
         else:
-            assert row.answer.text.startswith(NOT_STATED)
-            assert row.answer.citations == []
+            comparison = engine.compare(item["question"], item["vendors"])
+            assert [r.vendor for r in comparison.rows] == item["vendors"]
+        for row in comparison.rows:
+            rows_right.append(row.stated == (row.vendor in spans))
+            if row.stated:
+                assert row.answer.citations and all(c.vendor == row.vendor for c in row.answer.citations)
+                if row.vendor in spans:
+                    assert any(overlaps(c, spans[row.vendor]) for c in row.answer.citations), row.answer.text[:300]
+            else:
+                assert row.answer.text.startswith(NOT_STATED)
+                assert row.answer.citations == []
+
+    right = sum(rows_right) / len(rows_right)
+    assert right >= MIN_COMPARE_ROWS_RIGHT, f"{sum(rows_right)} of {len(rows_right)} compare rows right"
 
 
 def test_a_comparison_of_the_named_vendors_cites_each_ones_own_clause(engine: Engine) -> None:

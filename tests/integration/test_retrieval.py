@@ -10,8 +10,9 @@ import pytest
 
 from clausewise.multilingual import MultilingualIndex
 from clausewise.text import CJK
+from rag.evidence import asked_attribute, has_attribute
 from rag.goldsets import locate, read_jsonl
-from rag.retrieve import Retriever
+from rag.retrieve import SLOT_KINDS, Retriever
 from rag.vendors import strip_vendor_names
 from tests.support.gold import covered
 
@@ -108,6 +109,34 @@ def test_results_are_deduplicated_by_clause_and_ordered(retriever) -> None:
         assert len(results) == 30
         scores = [r.score for r in results]
         assert scores == sorted(scores, reverse=True)
+
+
+def value_questions() -> list[tuple[dict, str]]:
+    """Seed questions that ask for a kind of value the retriever keeps a place for, with each vendor that gives one."""
+    by_prefix = {d["source_file"][:3]: d["vendor"] for d in manifest()}
+    pairs = []
+    for item in read_jsonl(SEED):
+        kind = asked_attribute(item["question"])
+        if kind in SLOT_KINDS:  # the vendors whose gold quote gives such a value (Kalodata's "contact us at:" does not)
+            givers = {by_prefix[e["file"][:3]] for e in item["evidence"] if has_attribute(kind, e["quote"], item["question"])}
+            pairs += [(item, vendor) for vendor in sorted(givers)]
+    return pairs
+
+
+@pytest.mark.parametrize(("item", "vendor"), value_questions(), ids=lambda p: p["id"] if isinstance(p, dict) else p)
+def test_a_question_asking_for_a_kind_of_value_retrieves_a_clause_that_gives_one(retriever, documents, item: dict,
+                                                                                 vendor: str) -> None:
+    """ "Which privacy laws are named?": Kipsu's "California Civil Code § 1798.83" shares no word with the question
+    and ranks 11th on its own; the answer-type slot keeps it (and the gold clause) in the top 5."""
+    question = strip_vendor_names(item["question"], documents)
+    kind = asked_attribute(question)
+
+    top = retriever.search(question, [vendor])
+
+    assert any(has_attribute(kind, r.chunk.text, question) for r in top), [r.chunk.text[:80] for r in top]
+    spans = [s for s in gold_spans(item) if any(d.doc_id == s[0] and d.vendor == vendor for d in documents)]
+    raw = {d["doc_id"]: (CORPUS / d["source_file"]).read_text(encoding="utf-8") for d in manifest()}
+    assert any(covered(top, span, raw) for span in spans), [r.chunk.text[:80] for r in top]
 
 
 @pytest.fixture

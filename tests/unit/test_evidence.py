@@ -72,6 +72,9 @@ def sentence(
         ("Does the company share user's contact information with a third party?", None),
         ("What phone number can I call to reach Acme's Privacy Officer?", "phone"),
         ("How much information will Acme ask for when I open a ticket?", None),
+        ("At what web address can I read Acme's Cookies Policy?", "url"),
+        ("Does Acme record the URLs I visit?", None),
+        ("Who is the CEO of Acme?", "name"),
     ],
 )
 def test_the_asked_kind_of_value_is_recognised(question: str, kind: str | None) -> None:
