@@ -4,8 +4,8 @@ clause, where it speaks.
 
 Two sets: tests/fixtures/written_questions.jsonl (82 the policies do not answer — an absent detail, another vendor's
 practice, an out-of-scope topic, a false premise — and 72 they do), which the refusal decision is fitted on with
-cross-validation, and tests/fixtures/fresh_questions.jsonl (25 + 25 of the same kinds), written later by someone who
-had not seen the system and never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
+cross-validation, and tests/fixtures/fresh_questions.jsonl (55 + 55 of the same kinds: f001–f050 written in the fourth round, f051–f110
+in the fifth, each time by someone who had not seen the system), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
 for the written set, held apart for the fresh one), so an unrelated change does not fail the build but losing the
 calibration does.
 """
