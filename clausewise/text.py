@@ -8,6 +8,9 @@ import re
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _SENTENCE_BOUNDARY = re.compile(
     r"(?<=[.!?])['\")\]”’]*\s+(?=[\"“(\[]?[A-Z0-9•\u4e00-\u9fff])|(?<=[。！？；])\s*(?=\S)"
+    # scraped text drops the space after a full stop ("… modify your cookies.If you turn cookies off, …"): a word
+    # of lower-case letters, a stop, then a capitalised word (not "e.g.", "kim.cc" or "U.S.")
+    r"|(?<=[a-z]{3}[.!?])(?=[A-Z][a-z]+\s)"
 )
 _ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|Inc|Ltd|Co|Corp|Mr|Mrs|Ms|Dr|St|No|vs|U\.S|Rd|Ave|approx)\.$", re.IGNORECASE)
 
