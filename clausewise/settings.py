@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     gguf_ctx: int = Field(default=4096, description="Context window of the embedded llama.cpp model.")
     max_tokens: int = Field(default=384, description="Most tokens a generative backend may write.")
     temperature: float = Field(default=0.1, description="Sampling temperature of generative backends.")
+    refusal_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Probability of being answerable below which the extractive answer says the policy does not say; unset = the fitted threshold (rag/answerability.json). Higher refuses more (fewer unsupported answers, more answerable questions refused); docs/evaluation.md has the measured trade-off.",
+    )
 
     # ui
     host: str = Field(default="127.0.0.1", description="Address the UI binds to.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -157,6 +157,10 @@ class AnswerabilityModel:
             if not math.isnan(x)
         )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def at_threshold(self, threshold: float | None) -> AnswerabilityModel:
+        """The same model deciding at `threshold` (an operator's choice of strictness); None keeps the fitted one."""
+        return self if threshold is None else replace(self, threshold=threshold)
 
     @classmethod
     def neutral(cls) -> AnswerabilityModel:

@@ -115,7 +115,7 @@ class Engine:
         self._raw: dict[str, str] = {}
         self._idf: dict[str, float] = {}
         self._vocabulary: dict[str, Vocabulary] = {}
-        self.answerability = answerability or load_model()
+        self.answerability = answerability or load_model().at_threshold(settings.refusal_threshold)
 
     # ---- store views --------------------------------------------------------------------------------
     @property

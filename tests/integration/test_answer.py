@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from clausewise.text import normalize_ws
+from rag.answerability import load_model
 from rag.api import NOT_STATED, Engine, UnknownVendorError
 from rag.backends import BackendError
 from rag.backends.ollama import clear_reachable_cache, ollama_base_url
@@ -170,6 +171,23 @@ def test_a_comparison_of_the_named_vendors_cites_each_ones_own_clause(engine: En
         assert row.stated
         assert any(overlaps(c, spans[row.vendor]) for c in row.answer.citations), row.answer.text[:300]
         assert {c.vendor for c in row.answer.citations} == {row.vendor}
+
+
+def test_an_operator_can_make_the_refusal_decision_stricter_or_looser(engine: Engine) -> None:
+    """CLAUSEWISE_REFUSAL_THRESHOLD moves the decision for the same evidence: at 1.0 nothing is answerable enough, at
+    0.0 everything with a supporting sentence is answered (a missing asked value still refuses)."""
+    strict = Engine(engine.settings.model_copy(update={"refusal_threshold": 1.0}), engine.store)
+    loose = Engine(engine.settings.model_copy(update={"refusal_threshold": 0.0}), engine.store)
+    default = engine.ask(KIPSU_RETENTION)
+
+    refused = strict.ask(KIPSU_RETENTION)
+    answered = loose.ask(KIPSU_RETENTION)
+
+    assert not default.refused
+    assert refused.refused and "does not say" in refused.text and refused.citations == []
+    assert refused.related  # the closest clauses, shown as not answering
+    assert [c.start for c in answered.citations] == [c.start for c in default.citations]
+    assert engine.answerability.threshold == load_model().threshold
 
 
 @pytest.mark.parametrize("item", [i for i in ITEMS if i["type"] == "unanswerable"], ids=lambda i: i["id"])

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
-from clausewise.settings import load_settings
+import pytest
+from pydantic import ValidationError
+
+from clausewise.settings import Settings, load_settings
 
 
 def test_file_then_env_then_cli_override(tmp_path: Path, monkeypatch) -> None:
@@ -33,3 +36,15 @@ def test_defaults_are_private(monkeypatch) -> None:
     settings = load_settings()
     assert settings.host == "127.0.0.1"
     assert settings.auth is None
+
+
+def test_the_refusal_threshold_is_the_fitted_one_unless_set_and_must_be_a_probability(monkeypatch) -> None:
+    monkeypatch.delenv("CLAUSEWISE_REFUSAL_THRESHOLD", raising=False)
+    assert Settings().refusal_threshold is None
+
+    monkeypatch.setenv("CLAUSEWISE_REFUSAL_THRESHOLD", "0.7")
+    assert Settings().refusal_threshold == 0.7
+
+    monkeypatch.setenv("CLAUSEWISE_REFUSAL_THRESHOLD", "1.5")
+    with pytest.raises(ValidationError, match="refusal_threshold"):
+        Settings()
