@@ -77,6 +77,17 @@ _ASKED = (
 )
 
 
+# An e-mail address named as the user's ("meine E-Mail-Adresse", "mi correo", "我的邮箱") or as what the vendor does
+# with data ("sammelt … E-Mail", "recopila", "收集") is a topic, not an address the policy must give (as in English).
+# "Your" / "Ihre" / "votre" / "su" are left out: a question put to the company ("Quelle est votre adresse e-mail ?")
+# asks for its address.
+_PERSONAL_DATA = re.compile(
+    r"\b(?:meine?[nrs]?|mon|ma|mes|mi|mis)\s+(?:\S+\s+)?"
+    r"(?:e-?mail|courriel|correo)|我的|用户的|"
+    r"\b(?:sammel|erheb|speicher|teil|verarbeit|collect|partag|conserv|stock|recopil|compart|guard|almacen)\w*|收集|共享|存储"
+)
+
+
 def asked_kind(question: str) -> str | None:
     """The kind of value a non-English question asks for ('email', 'number', 'name', 'jurisdiction'), if any."""
     if detect_language(question) == "en":
@@ -84,5 +95,5 @@ def asked_kind(question: str) -> str | None:
     q = question.lower()
     for kind, value, asked in _ASKED:
         if re.search(value, q) and (not asked or re.search(asked, q)):
-            return kind
+            return None if kind == "email" and _PERSONAL_DATA.search(q) else kind
     return None

@@ -163,17 +163,25 @@ _ASKED_KINDS = [
 ]
 # An e-mail address, a phone number or contact details are also kinds of personal data. Named as the user's
 # ("my phone number", "users' contact information") or as what the vendor does with data ("What contact information
-# do you collect?"), they are a topic, not a value the vendor's policy must give.
+# do you collect?"), they are a topic, not a value the vendor's policy must give. "Your" is not the user's: a question
+# put to the company ("What is your e-mail address?") asks for the company's; "their" is the users' only where the
+# question names users.
 _DATA_KINDS = frozenset({"email", "phone", "contact", "url"})
-_USER_OWNED = re.compile(r"\b(my|your|users?['’]?s?|customers?['’]?s?|guests?['’]?s?|visitors?['’]?s?|people['’]s|their)\s+"
+_USER_OWNED = re.compile(r"\b(my|users?['’]?s?|customers?['’]?s?|guests?['’]?s?|visitors?['’]?s?|people['’]s)\s+"
                          r"(\w+\s+){0,2}(e-?mail|phone|telephone|contact|urls?|web ?address)")
 _PROCESSING_VERB = re.compile(r"\b(\w+)\s+(collect|share|sell|store|keep|gather|obtain|disclose|access|read|upload|track|link|"
                               r"process|receive|retain|hold|save|transfer|ask for)(s|es|ed)?\b")
 
 
+_THEIR_DATA = re.compile(r"\btheir\s+(\w+\s+){0,2}(e-?mail|phone|telephone|contact|urls?|web ?address)")
+_USERS = re.compile(r"\b(users?|customers?|guests?|visitors?|people|individuals|children|members)\b")
+
+
 def _names_personal_data(question: str) -> bool:
     """Whether the question names an e-mail, phone or contact details as the user's data, not as the vendor's."""
     if _USER_OWNED.search(question):
+        return True
+    if _THEIR_DATA.search(question) and _USERS.search(question):  # "… let users control their contact info"
         return True
     return any(match.group(1) not in ("i", "to") for match in _PROCESSING_VERB.finditer(question))
 

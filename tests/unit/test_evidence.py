@@ -75,6 +75,9 @@ def sentence(
         ("At what web address can I read Acme's Cookies Policy?", "url"),
         ("Does Acme record the URLs I visit?", None),
         ("Who is the CEO of Acme?", "name"),
+        ("What is your e-mail address for privacy questions?", "email"),  # put to the company: its address
+        ("Do you let users control the use of their contact info?", None),
+        ("What is their phone number for privacy questions?", "phone"),
     ],
 )
 def test_the_asked_kind_of_value_is_recognised(question: str, kind: str | None) -> None:

@@ -61,3 +61,16 @@ def test_a_question_asking_for_a_specific_value_is_recognised_in_other_languages
         assert asked_kind(by_id[f"q055-{lang}"]) == "jurisdiction"
         assert asked_kind(by_id[f"q015-{lang}"]) is None, "how long is not how many"
     assert asked_kind("What email address does Kipsu give?") is None  # English: rag.evidence handles it
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Kann mein Admin meine E-Mail-Adresse ändern?", "¿Kipsu recopila mi correo electrónico?",
+     "Kipsu conserve-t-il mon adresse e-mail ?", "Kipsu 会收集我的邮箱地址吗?"],
+)
+def test_an_e_mail_address_named_as_the_users_data_is_not_an_asked_value(question: str) -> None:
+    assert asked_kind(question) is None
+
+
+def test_a_question_put_to_the_company_asks_for_its_e_mail_address() -> None:
+    assert asked_kind("Quelle est votre adresse e-mail pour les questions de confidentialité ?") == "email"
