@@ -52,9 +52,15 @@ class IngestReport:
         return 2 if self.documents else 1
 
 
+# Bumped whenever a change to cleaning, clause parsing, sentence splitting or chunking can move a clause or chunk
+# boundary: a store ingested by earlier code is re-chunked on its next ingest (vectors come from the content-hash
+# cache, so unchanged text is not embedded again). 2: headings run into their paragraph, sentences run together.
+PARSING_VERSION = 2
+
+
 def _fingerprint(document: Document, settings: Settings) -> str:
-    """Changes when the file, its manifest entry or the chunking settings change."""
-    params = [settings.chunk_min_words, settings.chunk_max_words, settings.embedding_model]
+    """Changes when the file, its manifest entry, the chunking settings or the parsing code change."""
+    params = [settings.chunk_min_words, settings.chunk_max_words, settings.embedding_model, PARSING_VERSION]
     return sha256(document.file_hash + json.dumps(asdict(document.info), sort_keys=True) + json.dumps(params))
 
 

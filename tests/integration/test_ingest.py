@@ -22,6 +22,7 @@ from pathlib import Path
 from clausewise.settings import Settings
 from clausewise.store import LedgerEntry, Store
 from clausewise.text import normalize_ws
+from ingest import pipeline
 from ingest.chunk import chunk_clauses
 from ingest.load import load_manifest
 from ingest.pipeline import Ingestor
@@ -192,6 +193,24 @@ def test_editing_a_policy_replaces_exactly_its_chunks(warm_settings, corpus_copy
     assert sum(new_sentence in t for t in texts) == 1
     assert store.ledger()["kipsu"].raw_text == path.read_text(encoding="utf-8")
     _assert_consistent(store)
+
+
+def test_a_store_parsed_by_older_code_is_rechunked_without_embedding_again(warm_settings, corpus_copy,
+                                                                           monkeypatch) -> None:
+    """After an upgrade that changes parsing, the next ingest re-chunks every document; what it embeds comes from
+    the vector cache."""
+    ingestor = Ingestor(warm_settings)
+    ingestor.ingest_corpus(corpus_copy, progress=False)
+    before = _ids_by_doc(ingestor.store)
+
+    monkeypatch.setattr(pipeline, "PARSING_VERSION", pipeline.PARSING_VERSION + 1)
+    report = ingestor.ingest_corpus(corpus_copy, progress=False)
+
+    assert (report.documents, report.added, report.updated, report.unchanged, report.removed) == (5, 0, 5, 0, 0)
+    assert report.embedded == 0 and report.multilingual_embedded == 0 and report.errors == []
+    assert _ids_by_doc(ingestor.store) == before  # same code: the same chunks
+    again = ingestor.ingest_corpus(corpus_copy, progress=False)
+    assert (again.updated, again.unchanged) == (0, 5)
 
 
 def test_deleting_a_policy_removes_its_document(warm_settings, corpus_copy) -> None:
