@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote as urlquote
 
@@ -25,7 +25,17 @@ from clausewise.store import Store
 from clausewise.text import normalize_ws
 from clausewise.types import Answer, Citation, Comparison, ComparisonRow, DocumentInfo, ScoredChunk
 from ingest.chunk import section_label
-from rag.answerability import AnswerabilityModel, Signals, Vocabulary, decide, load_model, measure, weakest_word_match
+from rag.answerability import (
+    WEAK_MATCH_MARGIN,
+    AnswerabilityModel,
+    Signals,
+    Vocabulary,
+    decide,
+    load_model,
+    measure,
+    weak_match_notice,
+    weakest_word_match,
+)
 from rag.backends import select_generator
 from rag.backends.base import BackendError, Generator
 from rag.evidence import (
@@ -98,6 +108,7 @@ class _Draft:
     citations: list[Citation]
     refused: bool
     related: list[Citation]
+    notices: list[str] = field(default_factory=list)
     reason: str = ""
 
 
@@ -227,6 +238,7 @@ class Engine:
             for piece in re.findall(r"\S+\s*", draft.text):
                 yield StreamEvent("token", text=piece)
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
+        answer.notices.extend(draft.notices)
         if notice := language_notice(query, quoted_languages(answer.citations, groups)):
             answer.notices.append(notice)
         if not vendors and (notice := self._unnamed_vendors_notice(answer)):
@@ -333,13 +345,15 @@ class Engine:
 
     def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
         """Quote the policy's own sentences that answer the question, attributed and cited."""
-        parts, citations, refusals = [], [], []
+        parts, citations, refusals, weak = [], [], [], []
         numbers: dict[str, int] = {}
         for vendor, items in groups.items():
             found = self.evidence(query, vendor, items)
             if not found.answered:
                 refusals.append(f"{vendor}'s privacy policy does not say ({found.reason}).")
                 continue
+            if found.probability < self.answerability.threshold + WEAK_MATCH_MARGIN:
+                weak.append(weak_match_notice(vendor, found.probability, self.answerability.threshold))
             for item, start, end in cited_spans(found.chosen):
                 numbers[item.chunk.clause_id] = len(numbers) + 1
                 citations.append(self._citation(numbers[item.chunk.clause_id], item, start, end))
@@ -348,7 +362,7 @@ class Engine:
         if not parts:
             text = " ".join(refusals) if refusals else "The policies in the store do not say."
             return _Draft(text, [], True, self._related(groups))
-        return _Draft("\n\n".join(parts + refusals), citations, False, [])
+        return _Draft("\n\n".join(parts + refusals), citations, False, [], weak)
 
     def _generate(self, generator: Generator, question: str, groups, answer: Answer, timings) -> Iterator[StreamEvent]:
         """Stream a model draft, verify it; returns a _Draft, or None to fall back to the extractive answer."""

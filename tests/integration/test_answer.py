@@ -173,6 +173,21 @@ def test_a_comparison_of_the_named_vendors_cites_each_ones_own_clause(engine: En
         assert {c.vendor for c in row.answer.citations} == {row.vendor}
 
 
+def test_an_answer_that_only_just_passed_the_refusal_check_says_it_is_a_weak_match(engine: Engine) -> None:
+    query = strip_vendor_names(KIPSU_RETENTION, engine.documents())
+    probability = engine.evidence(query, "Kipsu", engine.retriever.search(query, ["Kipsu"])).probability
+    just_below = Engine(engine.settings.model_copy(update={"refusal_threshold": probability - 0.02}), engine.store)
+    far_below = Engine(engine.settings.model_copy(update={"refusal_threshold": max(probability - 0.3, 0.0)}),
+                       engine.store)
+
+    weak = just_below.ask(KIPSU_RETENTION)
+    clear = far_below.ask(KIPSU_RETENTION)
+
+    assert not weak.refused and not clear.refused
+    assert [n for n in weak.notices if n.startswith("Weak match for Kipsu")], weak.notices
+    assert not [n for n in clear.notices if n.startswith("Weak match")], clear.notices
+
+
 def test_an_operator_can_make_the_refusal_decision_stricter_or_looser(engine: Engine) -> None:
     """CLAUSEWISE_REFUSAL_THRESHOLD moves the decision for the same evidence: at 1.0 nothing is answerable enough, at
     0.0 everything with a supporting sentence is answered (a missing asked value still refuses)."""
