@@ -114,6 +114,7 @@ class Answer:
     related: list[Citation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    weak_matches: list[str] = field(default_factory=list)  # vendors whose answer only just passed the refusal check
 
     def to_dict(self) -> dict:
         return asdict(self)

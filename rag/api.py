@@ -108,7 +108,7 @@ class _Draft:
     citations: list[Citation]
     refused: bool
     related: list[Citation]
-    notices: list[str] = field(default_factory=list)
+    weak: dict[str, float] = field(default_factory=dict)  # vendor -> probability, for answers that only just passed
     reason: str = ""
 
 
@@ -238,7 +238,8 @@ class Engine:
             for piece in re.findall(r"\S+\s*", draft.text):
                 yield StreamEvent("token", text=piece)
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
-        answer.notices.extend(draft.notices)
+        answer.weak_matches = list(draft.weak)
+        answer.notices.extend(weak_match_notice(v, p, self.answerability.threshold) for v, p in draft.weak.items())
         if notice := language_notice(query, quoted_languages(answer.citations, groups)):
             answer.notices.append(notice)
         if not vendors and (notice := self._unnamed_vendors_notice(answer)):
@@ -345,7 +346,7 @@ class Engine:
 
     def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
         """Quote the policy's own sentences that answer the question, attributed and cited."""
-        parts, citations, refusals, weak = [], [], [], []
+        parts, citations, refusals, weak = [], [], [], {}
         numbers: dict[str, int] = {}
         for vendor, items in groups.items():
             found = self.evidence(query, vendor, items)
@@ -353,7 +354,7 @@ class Engine:
                 refusals.append(f"{vendor}'s privacy policy does not say ({found.reason}).")
                 continue
             if found.probability < self.answerability.threshold + WEAK_MATCH_MARGIN:
-                weak.append(weak_match_notice(vendor, found.probability, self.answerability.threshold))
+                weak[vendor] = found.probability
             for item, start, end in cited_spans(found.chosen):
                 numbers[item.chunk.clause_id] = len(numbers) + 1
                 citations.append(self._citation(numbers[item.chunk.clause_id], item, start, end))

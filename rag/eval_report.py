@@ -20,7 +20,8 @@ def _fmt(value, pct: bool = True) -> str:
 
 RETRIEVAL_ROWS = [*(f"recall@{k}" for k in K_VALUES), "mrr", f"recall@{CHAR_BUDGET}c", "chars_per_clause", "vendor_accuracy"]
 ANSWER_ROWS = ["citation_precision", "evidence_coverage", "refusal_accuracy", "false_refusal_rate",
-               "compare_not_stated_accuracy", "chars_per_citation"]
+               "compare_not_stated_accuracy", "weak_match_share", "citation_precision_weak_match",
+               "citation_precision_other_answers", "chars_per_citation"]
 
 
 def markdown_report(full: dict) -> str:
@@ -91,6 +92,8 @@ def markdown_report(full: dict) -> str:
         "exhaustive, so this is a lower bound); evidence_coverage: gold pieces overlapped by a citation.",
         "- refusal_accuracy: unanswerable questions answered \"the policy does not say\"; false_refusal_rate: answerable, "
         "non-compare questions refused; compare_not_stated_accuracy: compare rows whose stated / not-stated matches gold.",
+        "- weak_match_share: answered single-vendor questions (with gold) flagged \"weak match\" (less than 0.1 above the "
+        "refusal threshold); citation_precision_weak_match / _other_answers: citation precision of those and of the rest.",
         f"- ours questions with no gold evidence in the top 5: {', '.join(misses) or 'none'}",
     ]
     if meta["warnings"]:

@@ -212,12 +212,15 @@ def summarize(records: list[dict], items: list[EvalItem], answers: bool) -> dict
 def _answer_metrics(records: list[dict], items: list[EvalItem]) -> dict:
     pairs = [(r["answer"], it) for r, it in zip(records, items, strict=True) if "answer" in r]
     precisions, coverages, refusal_cases, citation_chars, rows = [], [], [], [], []
+    by_strength: dict[bool, list[float]] = {True: [], False: []}  # citation precision of weak-match answers and others
     for ans, it in pairs:
         cites = [Span(*c) for c in ans["citations"]]
         citation_chars.extend(s.end - s.start for s in cites if s.has_offsets)
         if it.groups:
             precisions.append(citation_precision(cites, it.groups))
             coverages.append(evidence_coverage(cites, it.groups))
+            if not ans["refused"] and not it.is_compare:
+                by_strength[bool(ans.get("weak"))].append(precisions[-1])
         if it.is_compare:
             rows.extend(row["stated"] == (row["vendor"] not in it.not_stated) for row in ans.get("rows", []))
         else:
@@ -233,6 +236,9 @@ def _answer_metrics(records: list[dict], items: list[EvalItem]) -> dict:
         "refusal_accuracy": refusal_accuracy(refusal_cases),
         "false_refusal_rate": false_refusal_rate(refusal_cases),
         "compare_not_stated_accuracy": fraction(rows),
+        "weak_match_share": len(by_strength[True]) / answered if (answered := sum(map(len, by_strength.values()))) else None,
+        "citation_precision_weak_match": mean(by_strength[True]),
+        "citation_precision_other_answers": mean(by_strength[False]),
         "chars_per_citation": mean(citation_chars),
         "latency_ms": {s: {"p50": percentile(v, 50), "p95": percentile(v, 95), "n": len(v)} for s, v in stages.items()},
     }
@@ -255,6 +261,7 @@ def _answer_record(engine, item: EvalItem, backend: str) -> dict:
         "timings": [a.timings for a in answers],
         "backends": sorted({a.backend for a in answers}),
         "answer_vendors": sorted({v for a in answers for v in a.vendors}),
+        "weak": any(a.weak_matches for a in answers),
     }
 
 

@@ -184,6 +184,7 @@ def test_an_answer_that_only_just_passed_the_refusal_check_says_it_is_a_weak_mat
     clear = far_below.ask(KIPSU_RETENTION)
 
     assert not weak.refused and not clear.refused
+    assert weak.weak_matches == ["Kipsu"] and clear.weak_matches == []
     assert [n for n in weak.notices if n.startswith("Weak match for Kipsu")], weak.notices
     assert not [n for n in clear.notices if n.startswith("Weak match")], clear.notices
 

@@ -147,7 +147,8 @@ TINY = [
 ]
 
 EXPECTED_KEYS = {"recall@1", "recall@3", "recall@5", "recall@10", "recall@2000c", "mrr", "vendor_accuracy", "chars_per_clause"}
-ANSWER_KEYS = {"citation_precision", "evidence_coverage", "refusal_accuracy", "false_refusal_rate", "latency_ms"}
+ANSWER_KEYS = {"citation_precision", "evidence_coverage", "refusal_accuracy", "false_refusal_rate", "latency_ms",
+               "weak_match_share", "citation_precision_weak_match", "citation_precision_other_answers"}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
@@ -179,6 +180,7 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
     assert ours["recall@10"] == 0.5  # the hit is found, the miss cannot be
     assert ours["vendor_accuracy"] == 1.0  # kim.cc and Kipsu are detected from the questions
     assert ours["refusal_accuracy"] in (0.0, 1.0)
+    assert ours["weak_match_share"] is None or 0.0 <= ours["weak_match_share"] <= 1.0
     assert set(ours["per_type"]) == {"single", "unanswerable"}
     assert set(ours["per_language"]) == set(summary["baseline"]["per_language"]) == {"en"}
     assert ours["per_language"]["en"]["questions"] == 3
@@ -188,7 +190,7 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
     for name in ("report.md", "eval.json", "recall_at_k.png", "per_type.png"):
         assert (results / name).is_file(), name
     report = (results / "report.md").read_text(encoding="utf-8")
-    assert "| recall@5 |" in report and "## Per question language" in report
+    assert "| recall@5 |" in report and "## Per question language" in report and "| weak_match_share |" in report
     # the indexes live under the results dir; the user's store was never created
     assert any((results / "index").glob("*/ours/chroma")) and any((results / "index").glob("*/baseline/chroma"))
     assert not user_store.exists()
