@@ -29,13 +29,20 @@ ANSWER_TYPE_SLOT = True
 SLOT_KINDS = frozenset({"email", "phone", "url", "contact", "date", "price", "law", "jurisdiction", "timeframe", "number"})
 
 
-def _keep_a_place(ranked: list[ScoredChunk], item: ScoredChunk, position: int) -> None:
+def _keep_a_place(ranked: list[ScoredChunk], item: ScoredChunk, position: int, k: int,
+                  kept: tuple[ScoredChunk, ...] = ()) -> None:
     """Move `item` up to `position` when it ranks below; it takes the displaced clause's scores (the order stays
-    monotone)."""
+    monotone). A clause of `kept` (one that already holds a place) the move pushes out of the top k stays in it: the
+    lowest-ranked other clause of the top k leaves instead."""
     if ranked.index(item) <= position:
         return
     ranked.remove(item)
     ranked.insert(position, replace(item, score=ranked[position].score, hybrid=ranked[position].hybrid))
+    held = {s.chunk.chunk_id for s in kept} | {item.chunk.chunk_id}
+    if len(ranked) > k and ranked[k].chunk.chunk_id in held:
+        leaving = max(i for i in range(k) if ranked[i].chunk.chunk_id not in held)
+        dropped = ranked.pop(leaving)  # the clauses below it move up one place; it follows them, level with the last
+        ranked.insert(k, replace(dropped, score=ranked[k - 1].score, hybrid=ranked[k - 1].hybrid))
 
 
 class EmptyStoreError(Exception):
@@ -147,11 +154,13 @@ class Retriever:
                               hybrid=None if ranking is None else fused[i])
                   for i in sorted(pool, key=lambda i: -order[i])]
         ranked = _dedupe_by_clause(scored)
+        kept: tuple[ScoredChunk, ...] = ()  # clauses already holding a place in the top k
         if LEXICAL_SLOT and len(ranked) > k:
             # the best keyword match keeps a place even when its embedding is far off (a long, mixed clause)
             top_lexical = max(ranked, key=lambda s: s.lexical)
             if top_lexical.lexical > 0:
-                _keep_a_place(ranked, top_lexical, k - 1)
+                _keep_a_place(ranked, top_lexical, k - 1, k)
+                kept = (top_lexical,)
         if ANSWER_TYPE_SLOT and len(ranked) > k:
             # a question asking for a kind of value ("which laws", "what e-mail address") keeps a place for the best
             # clause that gives one, when none of the top k does (its wording may share nothing with the question)
@@ -159,7 +168,7 @@ class Retriever:
             if kind in SLOT_KINDS and not any(has_attribute(kind, s.chunk.text, question) for s in ranked[:k]):
                 carrier = next((s for s in ranked[k:] if has_attribute(kind, s.chunk.text, question)), None)
                 if carrier is not None:
-                    _keep_a_place(ranked, carrier, max(k - 2, 0) if LEXICAL_SLOT else k - 1)
+                    _keep_a_place(ranked, carrier, max(k - 2, 0) if LEXICAL_SLOT else k - 1, k, kept)
         return _with_continuations(ranked, index, k)
 
     def _fused(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:
