@@ -167,13 +167,11 @@ _ASKED_KINDS = [
 # put to the company ("What is your e-mail address?") asks for the company's; "their" is the users' only where the
 # question names users.
 _DATA_KINDS = frozenset({"email", "phone", "contact", "url"})
-_USER_OWNED = re.compile(r"\b(my|users?['’]?s?|customers?['’]?s?|guests?['’]?s?|visitors?['’]?s?|people['’]s)\s+"
-                         r"(\w+\s+){0,2}(e-?mail|phone|telephone|contact|urls?|web ?address)")
+_DATA_NOUN = r"(\w+\s+){0,2}(e-?mail|phone|telephone|contact|urls?|web ?address)"  # after a possessive
+_USER_OWNED = re.compile(r"\b(my|users?['’]?s?|customers?['’]?s?|guests?['’]?s?|visitors?['’]?s?|people['’]s)\s+" + _DATA_NOUN)
 _PROCESSING_VERB = re.compile(r"\b(\w+)\s+(collect|share|sell|store|keep|gather|obtain|disclose|access|read|upload|track|link|"
                               r"process|receive|retain|hold|save|transfer|ask for)(s|es|ed)?\b")
-
-
-_THEIR_DATA = re.compile(r"\btheir\s+(\w+\s+){0,2}(e-?mail|phone|telephone|contact|urls?|web ?address)")
+_THEIR_DATA = re.compile(r"\btheir\s+" + _DATA_NOUN)
 _USERS = re.compile(r"\b(users?|customers?|guests?|visitors?|people|individuals|children|members)\b")
 
 
