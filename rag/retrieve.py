@@ -11,6 +11,8 @@ import bm25s
 import numpy as np
 
 from clausewise.embedding import Embedder, query_embedder
+from clausewise.glossary import english_terms
+from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
@@ -184,8 +186,10 @@ class Retriever:
         return bool(self.settings.english_blend and self.settings.multilingual_model and self.multilingual.ready(index))
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
-        """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms."""
-        asked = tokenize(question)
+        """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms. A German, French,
+        Spanish or Chinese question also looks for the English words of the privacy concepts it names
+        (clausewise/glossary.py): an English policy shares none of its own words."""
+        asked = tokenize(question) + tokenize(" ".join(english_terms(question, detect_language(question))))
         own = [t for t in asked if t in index.bm25.vocab_dict]
         synonyms = [t for t in expand(asked)[len(asked) :] if t in index.bm25.vocab_dict]
         scores = np.zeros(len(index.chunks))
