@@ -8,7 +8,9 @@ Cases are (question, vendor) decisions: should the answer quote the policy, or s
             many of them unanswerable (attribute absent, another vendor's practice, out of scope, false premise);
 * policyqa — PolicyQA dev (../shared/eval/policyqa), every question answerable; its policies are split into TUNING
             policies and HELD-APART policies that calibration never sees (reported separately);
-* fresh   — tests/fixtures/fresh_questions.jsonl: more questions of the written kinds, only ever reported (held apart).
+* fresh   — tests/fixtures/fresh_questions.jsonl: more questions of the written kinds, only ever reported (held apart);
+* multilingual — tests/fixtures/multilingual_questions.jsonl: 40 answerable questions in German, French, Spanish and
+            Chinese about the English policies, only ever reported (held apart).
 
 Folds: seed and written questions by a hash of their id (a compare question's rows stay together), PolicyQA tuning
 policies round-robin by policy. Each fold is scored by a model fitted on the other folds (weights AND threshold), so
@@ -35,10 +37,11 @@ SEED_SETS = {
     "seed": PROJECT_ROOT / "tests" / "fixtures" / "seed_dev.jsonl",
     "written": PROJECT_ROOT / "tests" / "fixtures" / "written_questions.jsonl",
 }
-# Gold sets in the same format that calibration only reports, never fits on (every case held apart): "fresh" was
-# written after the decision's signals were chosen, by someone who had not seen the system.
+# Gold sets in the same format that calibration only reports, never fits on (every case held apart): both were written
+# after the decision's signals were chosen, by helpers who read only the policies, never the system.
 HELD_APART_SETS = {
     "fresh": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions.jsonl",
+    "multilingual": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions.jsonl",
 }
 POLICYQA_DIR = PROJECT_ROOT.parent / "shared" / "eval" / "policyqa"
 HELD_APART_POLICIES = 3  # PolicyQA dev policies never used for tuning (picked with a fixed seed)
