@@ -17,6 +17,8 @@ _SCRIPTS = (  # (language, pattern): the first whose characters make up enough o
     ("ar", re.compile(r"[\u0600-\u06ff]")),
 )
 
+_WORD_SCRIPTS = frozenset({"ja", "ko", "zh"})
+
 _STOPWORDS = {
     "en": "the a an of to and or in on for with is are was be do does did can will would should my me i you your "
           "what which who whom how when where why it its this that they their them about from by at as have has if "
@@ -46,8 +48,12 @@ def detect_language(text: str) -> str:
     letters = re.findall(r"[^\W\d_]", text)
     if not letters:
         return "en"
+    latin_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text))
     for lang, pattern in _SCRIPTS:
-        if len(pattern.findall(text)) * 3 >= len(letters):
+        count = len(pattern.findall(text))
+        # a Chinese, Japanese or Korean character carries about a word: count them against the Latin words (a
+        # question naming "Dr. Kim's Veterinary Clinic" and "Facebook" is still Chinese); other scripts by letters
+        if count and (count >= latin_words if lang in _WORD_SCRIPTS else count * 3 >= len(letters)):
             return lang
     words = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)?", text.lower())
     scores = {lang: sum(w in vocab for w in words) for lang, vocab in _WORDS.items()}

@@ -13,12 +13,23 @@ from rag.multilingual import CROSS_LANGUAGE_CAVEAT, language_notice, wanted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRANSLATED = read_jsonl(FIXTURES / "multilingual.jsonl")
+NEW_QUESTIONS = read_jsonl(FIXTURES / "multilingual_questions.jsonl")
 SEED = read_jsonl(FIXTURES / "seed_dev.jsonl")
 
 
 @pytest.mark.parametrize("item", TRANSLATED, ids=lambda i: i["id"])
 def test_each_written_question_is_detected_in_its_language(item: dict) -> None:
     assert detect_language(item["question"]) == item["lang"]
+
+
+@pytest.mark.parametrize("item", NEW_QUESTIONS, ids=lambda i: i["id"])
+def test_each_new_question_is_detected_in_its_language_even_when_it_names_english_brands(item: dict) -> None:
+    # e.g. m016: "用 Facebook 账号登录 Dr. Kim's Veterinary Clinic，他们会从 Facebook 拿到我的哪些信息？"
+    assert detect_language(item["question"]) == item["language"]
+
+
+def test_an_english_question_naming_a_chinese_brand_stays_english() -> None:
+    assert detect_language("Does 字节跳动 share my data with TikTok advertisers?") == "en"
 
 
 def test_every_english_seed_question_is_english_and_the_others_are_not() -> None:
