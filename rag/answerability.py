@@ -59,6 +59,9 @@ class Signals:
 
 
 FEATURES = [f.name for f in fields(Signals)]
+# the signals that compare the question's words with the policy's (undefined when the two are in different languages)
+WORD_OVERLAP_SIGNALS = ("sentence_coverage", "clause_coverage", "key_term_coverage", "key_term_in_sentence",
+                        "key_term_in_policy", "phrase_in_clause", "phrase_in_policy", "policy_coverage")
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,11 @@ def measure(
     vendor_tokens: set[str],
     policy: Vocabulary,
     weakest_word: float = math.nan,
+    across_languages: bool = False,
 ) -> Signals:
     """The signals for the best sentence (ranked first by `score_sentences`) of one vendor's evidence;
-    `weakest_word` is `weakest_word_match` for that sentence (nan where it is undefined: across languages)."""
+    `weakest_word` is `weakest_word_match` for that sentence (nan where it is undefined: across languages). Across
+    languages the question shares no words with the policy, so the word-overlap signals are undefined (nan) too."""
     q_tokens = content_tokens(question, vendor_tokens)
     chunk = best.scored.chunk
     clause = Vocabulary.of([tokenize(chunk.embed_text)])
@@ -122,7 +127,7 @@ def measure(
     pairs = [p for p in zip(asked, asked[1:], strict=False) if p[0] in q_tokens and p[1] in q_tokens]
     flat = {t: 1.0 for t in key_terms}
     kind = asked_attribute(question)
-    return Signals(
+    signals = Signals(
         sentence_similarity=best.dense,
         sentence_coverage=coverage(q_tokens, best.text, idf),
         clause_coverage=best.coverage,
@@ -137,6 +142,9 @@ def measure(
         attribute_present=float(bool(kind) and any(has_attribute(kind, s.text, question) for s in supporting)),
         weakest_word_match=weakest_word,
     )
+    if across_languages:
+        signals = replace(signals, **{name: math.nan for name in WORD_OVERLAP_SIGNALS})
+    return signals
 
 
 @dataclass(frozen=True)

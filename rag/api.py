@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import quote as urlquote
 
 import clausewise.offline  # noqa: F401
@@ -48,7 +48,7 @@ from rag.evidence import (
     split_sentences,
 )
 from rag.lexical import tokenize
-from rag.multilingual import language_notice, quoted_languages, sentence_embedder
+from rag.multilingual import SENTENCE_SCALE, language_notice, on_main_scale, quoted_languages, sentence_embedder
 from rag.prompts import PromptSource, build_messages
 from rag.retrieve import EmptyStoreError, Retriever
 from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
@@ -331,7 +331,8 @@ class Engine:
         all_vendors = [d.vendor for d in self._documents]
         vendor_words = self._vendor_words(all_vendors)
         embedder = sentence_embedder(self.settings, query, self.retriever.embedder, (i.chunk.lang for i in items))
-        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words)
+        across = None if embedder is self.retriever.embedder else partial(on_main_scale, scale=SENTENCE_SCALE)
+        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words, across)
         if not ranked:
             return VendorEvidence(vendor, [], False, "no clauses found")
         chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw,
@@ -340,7 +341,7 @@ class Engine:
         if embedder is self.retriever.embedder:
             weakest = weakest_word_match(embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
-                          weakest)
+                          weakest, across_languages=across is not None)
         answered, reason, probability = decide(query, signals, self.answerability)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability)
 

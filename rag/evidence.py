@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from clausewise.embedding import Embedder
 from clausewise.language import asked_kind
@@ -89,13 +92,17 @@ def split_sentences(scored: list[ScoredChunk], raw_texts: dict[str, str]) -> lis
 
 
 def score_sentences(
-    question: str, sentences: list[Sentence], embedder: Embedder, idf: dict[str, float], vendor_tokens: set[str]
+    question: str, sentences: list[Sentence], embedder: Embedder, idf: dict[str, float], vendor_tokens: set[str],
+    similarity_scale: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[Sentence]:
-    """Sentences sorted by a blend of embedding similarity, lexical coverage and clause retrieval score."""
+    """Sentences sorted by a blend of embedding similarity, lexical coverage and clause retrieval score.
+    `similarity_scale` maps the embedder's similarities onto the scale the weights were fitted on (across languages)."""
     if not sentences:
         return []
     vectors = embedder.embed([question] + [s.text for s in sentences])
     sims = vectors[1:] @ vectors[0]
+    if similarity_scale is not None:
+        sims = similarity_scale(sims)
     q_tokens = content_tokens(question, vendor_tokens)
     generic = [t for t in dict.fromkeys(tokenize(question)) if t in GENERIC]
     kind = asked_attribute(question)

@@ -14,6 +14,21 @@ from clausewise.multilingual import MultilingualIndex, get_multilingual_embedder
 from clausewise.settings import Settings
 from clausewise.store import Store
 
+# The multilingual model's similarities across languages sit in a narrow band (mean ~0.80, sd ~0.03) where MiniLM's
+# for the same question asked in English spread widely (mean ~0.38, sd ~0.16); the sentence weights and the refusal
+# model were fitted on MiniLM's scale. A cross-language similarity is put on that scale by matching the two
+# distributions' mean and spread (slope, multilingual mean, MiniLM mean), measured on the translated seed questions
+# (tests/fixtures/multilingual.jsonl) against the candidate sentences and clauses their own search finds: model
+# outputs only, no relevance labels (docs/evaluation.md, "Similarity scale across languages").
+SENTENCE_SCALE = (5.72, 0.791, 0.380)
+CLAUSE_SCALE = (6.91, 0.806, 0.444)
+
+
+def on_main_scale(similarities: np.ndarray, scale: tuple[float, float, float]) -> np.ndarray:
+    """Cross-language similarities of the multilingual model mapped onto the main (MiniLM) model's scale."""
+    slope, multilingual_mean, main_mean = scale
+    return slope * (similarities - multilingual_mean) + main_mean
+
 
 class MultilingualRetrieval:
     """Dense retrieval over the multilingual index; its vectors are held in memory per store version."""
@@ -59,7 +74,7 @@ class MultilingualRetrieval:
             main = masked_product(index.vectors, main_embedder.embed([question])[0], mask)
             scores = self.blend(question, main, index, mask, 0.5)
         else:
-            scores = self.similarities(question, index, mask)
+            scores = np.where(mask, on_main_scale(self.similarities(question, index, mask), CLAUSE_SCALE), 0.0)
         dense = {index.chunks[i].chunk_id: float(scores[i]) for i in top_masked(scores, mask, n)}
         return dense, lambda i: float(scores[i])
 

@@ -206,3 +206,23 @@ def test_a_question_in_another_language_for_a_value_the_policy_does_not_give_is_
         item = next(r for r in WRITTEN if r.get("translates") == asked and r["lang"] == lang)
         answer = engine.ask(item["question"], vendor=vendor)
         assert answer.refused and "does not say" in answer.text, f"{item['id']}: {answer.text}"
+
+
+def _citation_precision(answer, spans) -> float:
+    hits = [any(c.document == doc and c.start < end and start < c.end for doc, start, end in spans) for c in answer.citations]
+    return sum(hits) / len(hits) if hits else 0.0
+
+
+def test_translated_questions_are_answered_with_their_clause_and_most_unanswerable_ones_refused(engine) -> None:
+    # Across languages the multilingual model's similarity is put on MiniLM's scale and the word-overlap signals are
+    # undefined (docs/evaluation.md): measured 40 / 40 answerable translations answered (14 / 40 with the overlap
+    # signals at zero), citation precision 0.74 (0.66 on the model's own scale), 16 / 20 unanswerable ones refused.
+    translated = [r for r in WRITTEN if r["lang"] != "en" and r["evidence"]]
+    unanswerable = [r for r in WRITTEN if r["lang"] != "en" and r["type"] == "unanswerable"]
+    answers = {r["id"]: engine.ask(r["question"], vendor=r["vendors"][0]) for r in translated + unanswerable}
+
+    refused = [r["id"] for r in translated if answers[r["id"]].refused]
+    precision = [_citation_precision(answers[r["id"]], gold(r)) for r in translated if not answers[r["id"]].refused]
+    assert len(refused) <= 2, f"refused although the policy answers: {refused}"
+    assert sum(precision) / len(precision) >= 0.7
+    assert sum(answers[r["id"]].refused for r in unanswerable) >= 15
