@@ -123,9 +123,10 @@ class Retriever:
         if not mask.any():
             return []
         candidates = self.settings.candidates
-        lexical = self._bm25_scores(index, question, mask)
+        across = multilingual_wanted(self.settings, question, (index.chunks[i].lang for i in np.flatnonzero(mask)))
+        lexical = self._bm25_scores(index, question, mask, across)
         ranking = None  # the dense score fusion ranks by, where it is not the similarity itself
-        if multilingual_wanted(self.settings, question, (index.chunks[i].lang for i in np.flatnonzero(mask))):
+        if across:
             # not English (or no English text to search): dense scores come from the second, multilingual index
             dense, dense_of = self.multilingual.dense(question, index, mask, candidates, self.embedder)
         elif self._blend_ready(index):
@@ -185,11 +186,13 @@ class Retriever:
         the multilingual index is not built yet (an English question never waits for it)."""
         return bool(self.settings.english_blend and self.settings.multilingual_model and self.multilingual.ready(index))
 
-    def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray) -> np.ndarray:
+    def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray, across_languages: bool = False) -> np.ndarray:
         """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms. A German, French,
-        Spanish or Chinese question also looks for the English words of the privacy concepts it names
-        (clausewise/glossary.py): an English policy shares none of its own words."""
-        asked = tokenize(question) + tokenize(" ".join(english_terms(question, detect_language(question))))
+        Spanish or Chinese question about policies with no text in its language also looks for the English words of
+        the privacy concepts it names (clausewise/glossary.py): the policy shares none of its own words."""
+        asked = tokenize(question)
+        if across_languages:
+            asked += tokenize(" ".join(english_terms(question, detect_language(question))))
         own = [t for t in asked if t in index.bm25.vocab_dict]
         synonyms = [t for t in expand(asked)[len(asked) :] if t in index.bm25.vocab_dict]
         scores = np.zeros(len(index.chunks))
