@@ -10,7 +10,8 @@ Cases are (question, vendor) decisions: should the answer quote the policy, or s
             policies and HELD-APART policies that calibration never sees (reported separately);
 * fresh   — tests/fixtures/fresh_questions.jsonl: more questions of the written kinds, only ever reported (held apart);
 * multilingual — tests/fixtures/multilingual_questions.jsonl: 40 answerable questions in German, French, Spanish and
-            Chinese about the English policies, only ever reported (held apart).
+            Chinese about the English policies, and multilingual_pt_it_nl (30 in Portuguese, Italian, Dutch): only
+            ever reported (held apart).
 
 Folds: seed and written questions by a hash of their id (a compare question's rows stay together), PolicyQA tuning
 policies round-robin by policy. Each fold is scored by a model fitted on the other folds (weights AND threshold), so
@@ -42,6 +43,7 @@ SEED_SETS = {
 HELD_APART_SETS = {
     "fresh": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions.jsonl",
     "multilingual": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions.jsonl",
+    "multilingual_pt_it_nl": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions_pt_it_nl.jsonl",
 }
 POLICYQA_DIR = PROJECT_ROOT.parent / "shared" / "eval" / "policyqa"
 HELD_APART_POLICIES = 3  # PolicyQA dev policies never used for tuning (picked with a fixed seed)

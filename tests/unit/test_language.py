@@ -13,7 +13,7 @@ from rag.multilingual import CROSS_LANGUAGE_CAVEAT, language_notice, wanted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRANSLATED = read_jsonl(FIXTURES / "multilingual.jsonl")
-NEW_QUESTIONS = read_jsonl(FIXTURES / "multilingual_questions.jsonl")
+NEW_QUESTIONS = read_jsonl(FIXTURES / "multilingual_questions.jsonl") + read_jsonl(FIXTURES / "multilingual_questions_pt_it_nl.jsonl")
 SEED = read_jsonl(FIXTURES / "seed_dev.jsonl")
 
 
