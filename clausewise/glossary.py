@@ -35,7 +35,7 @@ GLOSSARY: tuple[tuple[str, ...], ...] = (
      "cuánto tiempo, plazo",
      "多久, 多长时间, 期限",
      "quanto tempo, prazo",
-     "quanto tempo, per quanto, periodo, durata",
+     "quanto tempo, periodo, durata",
      "hoe lang, termijn, periode"),
     ("delete deletion erase",
      "lösch, entfern",

@@ -41,3 +41,8 @@ def test_a_whole_word_entry_does_not_match_a_longer_word() -> None:
     # Portuguese "conta" is an account, "contato" a contact
     assert english_terms("Como posso entrar em contato com a Kipsu?", "pt") == ["contact"]
     assert "account" in english_terms("Posso apagar a minha conta na Kipsu?", "pt")
+
+
+def test_a_common_phrase_that_only_looks_like_a_concept_adds_nothing() -> None:
+    # Italian "per quanto riguarda" is "as regards", not "for how long"
+    assert english_terms("Per quanto riguarda i cookie, cosa fa Kipsu?", "it") == ["cookies"]
