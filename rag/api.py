@@ -331,17 +331,18 @@ class Engine:
         all_vendors = [d.vendor for d in self._documents]
         vendor_words = self._vendor_words(all_vendors)
         embedder = sentence_embedder(self.settings, query, self.retriever.embedder, (i.chunk.lang for i in items))
-        across = None if embedder is self.retriever.embedder else partial(on_main_scale, scale=SENTENCE_SCALE)
-        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words, across)
+        across_languages = embedder is not self.retriever.embedder  # the multilingual model scores the sentences
+        scale = partial(on_main_scale, scale=SENTENCE_SCALE) if across_languages else None
+        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words, scale)
         if not ranked:
             return VendorEvidence(vendor, [], False, "no clauses found")
         chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw,
                                 set(content_tokens(query, vendor_words)))
-        weakest = math.nan  # across languages (the multilingual model scored the sentences) word pieces do not align
-        if embedder is self.retriever.embedder:
-            weakest = weakest_word_match(embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
+        # across languages word pieces do not align: the weakest word match is undefined, like the word-overlap signals
+        weakest = math.nan if across_languages else weakest_word_match(
+            embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
-                          weakest, across_languages=across is not None)
+                          weakest, across_languages)
         answered, reason, probability = decide(query, signals, self.answerability)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability)
 

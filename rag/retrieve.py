@@ -187,9 +187,9 @@ class Retriever:
         return bool(self.settings.english_blend and self.settings.multilingual_model and self.multilingual.ready(index))
 
     def _bm25_scores(self, index: _Index, question: str, mask: np.ndarray, across_languages: bool = False) -> np.ndarray:
-        """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms. A German, French,
-        Spanish or Chinese question about policies with no text in its language also looks for the English words of
-        the privacy concepts it names (clausewise/glossary.py): the policy shares none of its own words."""
+        """BM25 of the question's own words plus, down-weighted, their privacy-domain synonyms. A question about
+        policies with no text in its language (`across_languages`) also looks for the English words of the privacy
+        concepts it names (clausewise/glossary.py: seven languages): the policy shares none of its own words."""
         asked = tokenize(question)
         if across_languages:
             asked += tokenize(" ".join(english_terms(question, detect_language(question))))
