@@ -52,12 +52,7 @@ class Settings(BaseSettings):
     # retrieval
     top_k: int = Field(default=5, description="Clauses returned by retrieval / used for answers.")
     candidates: int = Field(default=40, description="Dense and BM25 candidates before fusion.")
-    dense_weight: float = Field(default=0.6, description="Weight of the dense ranking in hybrid fusion (BM25 gets 1 - this).")
-    fusion: Literal["rrf", "weighted"] = Field(
-        default="rrf",
-        description="How dense and BM25 results are merged into one order: rrf = weighted reciprocal rank fusion, weighted = weighted sum of the normalised scores.",
-    )
-    rrf_k: int = Field(default=10, ge=1, description="Rank offset of reciprocal rank fusion (a lower one favours each list's first results more).")
+    dense_weight: float = Field(default=0.6, description="Weight of the normalised dense score in hybrid fusion (BM25 gets 1 - this).")
     english_blend: float = Field(
         default=0.5, ge=0.0, le=1.0,
         description="Share of the multilingual model in the dense score of an English question about English text (the main model gets the rest; 0 = main model only). Used once the multilingual index is built.",

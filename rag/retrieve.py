@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 over the same chunks, merged by weighted reciprocal rank fusion,
+"""Hybrid retrieval: dense (Chroma) + BM25 over the same chunks, fused by a weighted sum of normalised scores,
 filtered to the asked vendor(s). The BM25 index and the chunk table are rebuilt only when the store changes."""
 
 from __future__ import annotations
@@ -150,16 +150,11 @@ class Retriever:
                 dense[index.chunks[i].chunk_id] = dense_of(i)
         lexical_max = float(lexical.max()) or 1.0
         lexical_of = {i: float(lexical[i]) / lexical_max for i in pool}
-        # the clause's hybrid score, on the scale sentence choice was calibrated on (rag/evidence.score_sentences)
         fused = self._fused({i: dense[index.chunks[i].chunk_id] for i in pool}, lexical_of)
-        # the order: the blended dense score where there is one, merged with BM25 as `fusion` says
-        ranked_dense = {i: dense[index.chunks[i].chunk_id] for i in pool} if ranking is None else {i: float(ranking[i]) for i in pool}
-        if self.settings.fusion == "rrf":
-            order = reciprocal_rank_fusion(ranked_dense, lexical_of, self.settings.dense_weight, self.settings.rrf_k)
-        else:
-            order = fused if ranking is None else self._fused(ranked_dense, lexical_of)
+        # the order: the same fusion of the blended dense score, where there is one
+        order = fused if ranking is None else self._fused({i: float(ranking[i]) for i in pool}, lexical_of)
         scored = [ScoredChunk(chunk=index.chunks[i], score=order[i], dense=dense[index.chunks[i].chunk_id], lexical=lexical_of[i],
-                              hybrid=fused[i])
+                              hybrid=None if ranking is None else fused[i])
                   for i in sorted(pool, key=lambda i: -order[i])]
         ranked = _dedupe_by_clause(scored)
         kept: tuple[ScoredChunk, ...] = ()  # clauses already holding a place in the top k
@@ -211,16 +206,6 @@ class Retriever:
         where = {"vendor": {"$in": vendors}} if vendors else None
         result = self.store.chunks.query(query_embeddings=[query.tolist()], n_results=n, where=where, include=["distances"])
         return {cid: 1.0 - float(dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)}
-
-
-def reciprocal_rank_fusion(dense: dict[int, float], lexical: dict[int, float], dense_weight: float, k: int) -> dict[int, float]:
-    """Weighted reciprocal rank fusion (Cormack, Clarke and Büttcher 2009): each list adds weight / (k + rank), rank
-    from 1. Only ranks count, so neither list's score distribution (a flat BM25 top, a wide dense spread) decides
-    alone; a candidate with no keyword match gets nothing from BM25."""
-    dense_rank = {i: r for r, i in enumerate(sorted(dense, key=lambda i: -dense[i]), 1)}
-    lexical_rank = {i: r for r, i in enumerate(sorted(lexical, key=lambda i: -lexical[i]), 1)}
-    return {i: dense_weight / (k + dense_rank[i]) + ((1 - dense_weight) / (k + lexical_rank[i]) if lexical[i] > 0 else 0.0)
-            for i in dense}
 
 
 def _dedupe_by_clause(scored: list[ScoredChunk]) -> list[ScoredChunk]:

@@ -1,12 +1,11 @@
-"""The ranking helpers search uses: only the searched vendor's clauses come back, best first, the dense and keyword
-rankings merge by rank, and the clauses that keep a place (the best keyword match, the clause giving an asked value)
-stay in the top k."""
+"""The ranking helpers search uses: only the searched vendor's clauses come back, best first, and the clauses that
+keep a place (the best keyword match, the clause giving an asked value) stay in the top k."""
 
 import numpy as np
 
 from clausewise.types import Chunk, ScoredChunk
 from rag.multilingual import masked_product, top_masked
-from rag.retrieve import _keep_a_place, reciprocal_rank_fusion
+from rag.retrieve import _keep_a_place
 
 
 def test_top_masked_returns_only_searched_rows_best_first() -> None:
@@ -64,23 +63,3 @@ def test_a_second_kept_place_never_pushes_the_first_out_of_the_top_k() -> None:
     assert _ids(ranked)[:5] == ["c0", "c1", "c2", "c8", "c6"]
     scores = [s.score for s in ranked]
     assert scores == sorted(scores, reverse=True)
-
-
-def test_rank_fusion_puts_first_a_clause_both_rankings_place_high() -> None:
-    # clause 2 is second by meaning and first by keywords; clause 0 first by meaning but with no keyword match
-    dense = {0: 0.80, 1: 0.60, 2: 0.70, 3: 0.10}
-    lexical = {0: 0.0, 1: 0.5, 2: 1.0, 3: 0.2}
-    fused = reciprocal_rank_fusion(dense, lexical, dense_weight=0.6, k=10)
-    order = sorted(fused, key=lambda i: -fused[i])
-    assert order[0] == 2
-    assert fused[0] == 0.6 / (10 + 1), "a clause with no keyword match got credit from BM25"
-
-
-def test_rank_fusion_is_not_decided_by_one_lists_score_spread() -> None:
-    # one dense outlier (0.99 against ~0.3) would dominate a sum of min-max scores; by rank it is one first place
-    dense = {0: 0.99, 1: 0.31, 2: 0.30}
-    lexical = {0: 0.05, 1: 1.0, 2: 0.9}
-    fused = reciprocal_rank_fusion(dense, lexical, dense_weight=0.5, k=10)
-    weighted = {i: 0.5 * (d - 0.30) / 0.69 + 0.5 * lexical[i] for i, d in dense.items()}
-    assert max(weighted, key=weighted.get) == 0  # what the score sum would have put first
-    assert max(fused, key=fused.get) == 1  # second by meaning, first by keywords
