@@ -238,7 +238,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluate import EvalOptions, run_eval
 
     opts = EvalOptions(dataset=args.dataset, corpus=args.corpus, with_opp115=args.with_opp115, opp115=args.opp115,
-                       limit=args.limit, backend=args.backend, results=args.results, vector_cache=args.vector_cache)
+                       limit=args.limit, backend=args.backend, results=args.results, vector_cache=args.vector_cache,
+                       against=args.against)
     return _report(run_eval(opts), summary_text, args.json)
 
 
@@ -323,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["extractive", "gguf", "ollama"], default="extractive", help="answer backend for ours")
     p.add_argument("--results", type=Path, help="output folder (default: results/eval-<dataset>/); indexes are kept there")
     p.add_argument("--vector-cache", type=Path, help="seed the eval index's embedding cache from this embedding-cache.sqlite3")
+    p.add_argument("--against", type=Path, help="an earlier eval's results folder: report the paired difference per question")
     p.add_argument("--json", action="store_true", help='print {"ours": {...}, "baseline": {...}} as JSON')
     p.set_defaults(func=cmd_eval)
 

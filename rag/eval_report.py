@@ -24,6 +24,31 @@ ANSWER_ROWS = ["citation_precision", "evidence_coverage", "refusal_accuracy", "f
                "citation_precision_other_answers", "chars_per_citation"]
 
 
+def _bounds(bounds: list[float] | None, signed: bool = False) -> str:
+    """A 95 % interval as "[low, high]" (with signs for a difference), or "–" where there is none."""
+    if not bounds:
+        return "–"
+    fmt = "{:+.3f}" if signed else "{:.3f}"
+    return f"[{fmt.format(bounds[0])}, {fmt.format(bounds[1])}]"
+
+
+def _ci(summary: dict, key: str) -> str:
+    """A metric's 95 % bootstrap interval in a summary, or "–" where it has none."""
+    return _bounds(summary.get("ci95", {}).get(key))
+
+
+def against_lines(against: dict) -> list[str]:
+    """The paired comparison with an earlier run (rag/uncertainty.paired) as a markdown section."""
+    lines = ["", f"## Against an earlier run ({against['run']})", "",
+             f"Same question ids in both runs: {against['questions']}. Difference = now − before, averaged over the "
+             "questions both runs count the metric in; a 95 % interval that contains 0 is not a measured change.", "",
+             "| metric | n | before | now | difference | 95 % interval | better | worse |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, m in against["metrics"].items():
+        lines.append(f"| {key} | {m['n']} | {m['before']:.3f} | {m['now']:.3f} | {m['difference']:+.3f} | {_bounds(m['ci95'], True)} "
+                     f"| {m['better']} | {m['worse']} |")
+    return lines
+
+
 def markdown_report(full: dict) -> str:
     meta, ours, base = full["meta"], full["ours"], full["baseline"]
     ob, bb = meta["ours_build"], meta["baseline_build"]
@@ -44,20 +69,22 @@ def markdown_report(full: dict) -> str:
         "",
         "## Retrieval",
         "",
-        "| metric | ours | baseline |" + (" baseline, vendor-filtered |" if oracle else ""),
-        "|---|---:|---:|" + ("---:|" if oracle else ""),
+        "| metric | ours | ours 95 % interval | baseline | baseline 95 % interval |" + (" baseline, vendor-filtered |" if oracle else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|" if oracle else ""),
     ]
     for key in RETRIEVAL_ROWS:
         pct = key != "chars_per_clause"
-        row = f"| {key} | {_fmt(ours.get(key), pct)} | {_fmt(base.get(key), pct)} |"
+        row = f"| {key} | {_fmt(ours.get(key), pct)} | {_ci(ours, key)} | {_fmt(base.get(key), pct)} | {_ci(base, key)} |"
         lines.append(row + (f" {_fmt(oracle.get(key), pct)} |" if oracle else ""))
     lines.append(f"| search ms p50 / p95 | {_fmt(ours['search_ms']['p50'], False)} / {_fmt(ours['search_ms']['p95'], False)} "
-                 f"| {_fmt(base['search_ms']['p50'], False)} / {_fmt(base['search_ms']['p95'], False)} |" + (" |" if oracle else ""))
+                 f"| | {_fmt(base['search_ms']['p50'], False)} / {_fmt(base['search_ms']['p95'], False)} | |" + (" |" if oracle else ""))
     if ours.get("vendor_detection_accuracy") is not None:
-        lines.append(f"| vendor detection (exact set) | {_fmt(ours['vendor_detection_accuracy'])} | n/a |" + (" |" if oracle else ""))
-    lines += ["", "## Answers (ours only)", "", "| metric | ours |", "|---|---:|"]
+        lines.append(f"| vendor detection (exact set) | {_fmt(ours['vendor_detection_accuracy'])} | | n/a | |" + (" |" if oracle else ""))
+    lines += ["", "## Answers (ours only)", "", "| metric | ours | 95 % interval |", "|---|---:|---:|"]
     for key in ANSWER_ROWS:
-        lines.append(f"| {key} | {_fmt(ours.get(key), key != 'chars_per_citation')} |")
+        lines.append(f"| {key} | {_fmt(ours.get(key), key != 'chars_per_citation')} | {_ci(ours, key)} |")
+    if full.get("against"):
+        lines += against_lines(full["against"])
     lines += ["", "| stage | p50 ms | p95 ms | n |", "|---|---:|---:|---:|"]
     for stage, v in ours.get("latency_ms", {}).items():
         lines.append(f"| {stage} | {_fmt(v['p50'], False)} | {_fmt(v['p95'], False)} | {v['n']} |")
@@ -92,6 +119,10 @@ def markdown_report(full: dict) -> str:
         "exhaustive, so this is a lower bound); evidence_coverage: gold pieces overlapped by a citation.",
         "- refusal_accuracy: unanswerable questions answered \"the policy does not say\"; false_refusal_rate: answerable, "
         "non-compare questions refused; compare_not_stated_accuracy: compare rows whose stated / not-stated matches gold.",
+        "- 95 % interval, over questions, of the metrics that are a mean over questions: Wilson score for yes/no values "
+        "(refusals), percentile bootstrap (2,000 resamples, fixed seed) for graded ones; on a few dozen questions one "
+        "question moves a recall by several points, so read a change against the interval (or run with `--against` an "
+        "earlier run's questions.jsonl for the paired difference).",
         "- weak_match_share: answered single-vendor questions (with gold) flagged \"weak match\" (less than 0.1 above the "
         "refusal threshold); citation_precision_weak_match / _other_answers: citation precision of those and of the rest.",
         f"- ours questions with no gold evidence in the top 5: {', '.join(misses) or 'none'}",
@@ -172,5 +203,9 @@ def summary_text(summary: dict) -> str:
         lines.append(f"{key:28} {_fmt(ours.get(key), pct):>8} {_fmt(base.get(key), pct):>9}")
     for key in ANSWER_ROWS:
         lines.append(f"{key:28} {_fmt(ours.get(key), key != 'chars_per_citation'):>8} {'':>9}")
+    if summary.get("against"):
+        lines.append(f"against {summary['against']['run']} ({summary['against']['questions']} shared questions): now − before [95 %]")
+        for key, m in summary["against"]["metrics"].items():
+            lines.append(f"  {key:26} {m['difference']:+.3f} {_bounds(m['ci95'], True)}  ({m['better']} better, {m['worse']} worse)")
     lines.append(f"report: {Path(meta['results_dir']) / 'report.md'}")
     return "\n".join(lines)

@@ -35,19 +35,15 @@ from rag.metrics import (
     K_VALUES,
     Span,
     budget_hits,
-    citation_precision,
     evidence_coverage,
-    false_refusal_rate,
     fraction,
     hit_ranks,
     interleave,
     mean,
     percentile,
-    recall_at_k,
-    reciprocal_rank,
-    refusal_accuracy,
     vendor_correct,
 )
+from rag.uncertainty import intervals, paired, question_metrics, read_previous
 
 # ==== building the two systems ========================================================================
 
@@ -115,6 +111,7 @@ class EvalOptions:
     backend: str = "extractive"
     results: Path | None = None
     vector_cache: Path | None = None
+    against: Path | None = None  # an earlier run (results folder or questions.jsonl) to compare ours with, question by question
     progress: bool = True
     seed: int = 0
     depth: int = max(K_VALUES)
@@ -176,7 +173,7 @@ def _citation_spans(engine, citations) -> list[Span]:
 
 def _retrieval_record(ranked: list[Span], vendors_of: list[str], item: EvalItem, seconds: float) -> dict:
     ranks = hit_ranks(ranked, item.groups)
-    return {
+    record = {
         "ranks": ranks,
         "budget_hits": budget_hits(ranked, item.groups),
         "top": [[s.source, s.start, s.end] for s in ranked[:5]],
@@ -184,16 +181,18 @@ def _retrieval_record(ranked: list[Span], vendors_of: list[str], item: EvalItem,
         "chars": [len(normalize_ws(s.text)) for s in ranked[:5]],
         "search_ms": round(seconds * 1000, 2),
     }
+    record["metrics"] = question_metrics(record, item)
+    return record
 
 
-def summarize(records: list[dict], items: list[EvalItem], answers: bool) -> dict:
-    """The metrics of one system over `items` (records[i] belongs to items[i])."""
+def summarize(records: list[dict], items: list[EvalItem], answers: bool, with_intervals: bool = False) -> dict:
+    """The metrics of one system over `items` (records[i] belongs to items[i], each with its per-question "metrics",
+    rag/uncertainty.question_metrics); `with_intervals` adds the headline metrics' 95 % bootstrap intervals."""
+    per_question = [r["metrics"] for r in records]
     with_gold = [(r, it) for r, it in zip(records, items, strict=True) if it.groups]
     out: dict = {"questions": len(items), "questions_with_evidence": len(with_gold)}
-    for k in K_VALUES:
-        out[f"recall@{k}"] = mean(recall_at_k(r["ranks"], k) for r, _ in with_gold)
-    out["mrr"] = mean(reciprocal_rank(r["ranks"]) for r, _ in with_gold)
-    out[f"recall@{CHAR_BUDGET}c"] = mean(fraction(r["budget_hits"]) for r, _ in with_gold)
+    for key in (*(f"recall@{k}" for k in K_VALUES), "mrr", f"recall@{CHAR_BUDGET}c"):
+        out[key] = mean(m.get(key) for m in per_question)
     out["chars_per_clause"] = mean(c for r in records for c in r["chars"])
     out["vendor_accuracy"] = fraction(
         [ok for r, it in zip(records, items, strict=True) if (ok := vendor_correct(r["top_vendors"], it.vendors)) is not None]
@@ -206,35 +205,32 @@ def summarize(records: list[dict], items: list[EvalItem], answers: bool) -> dict
         )
     if answers:
         out.update(_answer_metrics(records, items))
+    if with_intervals:
+        out["ci95"] = {k: v for k, v in intervals(per_question).items() if k in out and out[k] is not None}
     return out
 
 
 def _answer_metrics(records: list[dict], items: list[EvalItem]) -> dict:
-    pairs = [(r["answer"], it) for r, it in zip(records, items, strict=True) if "answer" in r]
-    precisions, coverages, refusal_cases, citation_chars, rows = [], [], [], [], []
+    pairs = [(r["answer"], r["metrics"], it) for r, it in zip(records, items, strict=True) if "answer" in r]
+    coverages, citation_chars, rows = [], [], []
     by_strength: dict[bool, list[float]] = {True: [], False: []}  # citation precision of weak-match answers and others
-    for ans, it in pairs:
+    for ans, metrics, it in pairs:
         cites = [Span(*c) for c in ans["citations"]]
         citation_chars.extend(s.end - s.start for s in cites if s.has_offsets)
         if it.groups:
-            precisions.append(citation_precision(cites, it.groups))
             coverages.append(evidence_coverage(cites, it.groups))
             if not ans["refused"] and not it.is_compare:
-                by_strength[bool(ans.get("weak"))].append(precisions[-1])
+                by_strength[bool(ans.get("weak"))].append(metrics.get("citation_precision"))
         if it.is_compare:
             rows.extend(row["stated"] == (row["vendor"] not in it.not_stated) for row in ans.get("rows", []))
-        else:
-            refusal_cases.append((it.answerable, ans["refused"]))
     stages: dict[str, list[float]] = {}
-    for ans, _ in pairs:
+    for ans, _, _ in pairs:
         for timing in ans["timings"]:
             for stage, seconds in timing.items():
                 stages.setdefault(stage, []).append(seconds * 1000)
     return {
-        "citation_precision": mean(precisions),
+        **{key: mean(m.get(key) for _, m, _ in pairs) for key in ("citation_precision", "refusal_accuracy", "false_refusal_rate")},
         "evidence_coverage": mean(coverages),
-        "refusal_accuracy": refusal_accuracy(refusal_cases),
-        "false_refusal_rate": false_refusal_rate(refusal_cases),
         "compare_not_stated_accuracy": fraction(rows),
         "weak_match_share": len(by_strength[True]) / answered if (answered := sum(map(len, by_strength.values()))) else None,
         "citation_precision_weak_match": mean(by_strength[True]),
@@ -279,6 +275,7 @@ def run_eval(opts: EvalOptions) -> dict:
     dataset = Path(opts.dataset or DEFAULT_DATASET)
     rows = read_jsonl(dataset)
     kind = detect_format(rows)
+    previous = read_previous(Path(opts.against)) if opts.against else None  # read first: a bad path fails before the run
     all_rows = rows
     rows = sample(rows, opts.limit, opts.seed)
     if kind == "seed":
@@ -323,6 +320,7 @@ def run_eval(opts: EvalOptions) -> dict:
         record = _retrieval_record(retrieved_spans(engine, found), [s.chunk.vendor for s in found], item, seconds)
         record["detected"] = detected
         record["answer"] = _answer_record(engine, item, opts.backend)
+        record["metrics"] = question_metrics(record, item)
         ours_records.append(record)
         # baseline: the plain pipeline; it only knows file names, so PolicyQA's given vendor becomes a file filter
         files = [f for v in item.vendors for f in files_of_vendor.get(v, [])] if item.vendor_given else None
@@ -342,9 +340,12 @@ def run_eval(opts: EvalOptions) -> dict:
             oracle_records.append(None)
 
     summary = {
-        "ours": summarize(ours_records, items, answers=True),
-        "baseline": summarize(base_records, items, answers=False),
+        "ours": summarize(ours_records, items, answers=True, with_intervals=True),
+        "baseline": summarize(base_records, items, answers=False, with_intervals=True),
     }
+    if previous is not None:
+        summary["against"] = {"run": str(opts.against), **paired(
+            {it.id: r["metrics"] for r, it in zip(ours_records, items, strict=True)}, previous)}
     types = sorted({it.type for it in items})
     per_type = {"ours": {}, "baseline": {}}
     for t in types:

@@ -191,9 +191,30 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
         assert (results / name).is_file(), name
     report = (results / "report.md").read_text(encoding="utf-8")
     assert "| recall@5 |" in report and "## Per question language" in report and "| weak_match_share |" in report
+    # the headline metrics carry a 95 % bootstrap interval that holds the figure itself
+    for system in ("ours", "baseline"):
+        low, high = summary[system]["ci95"]["recall@5"]
+        assert low <= summary[system]["recall@5"] <= high
+    assert "| ours 95 % interval |" in report
     # the indexes live under the results dir; the user's store was never created
     assert any((results / "index").glob("*/ours/chroma")) and any((results / "index").glob("*/baseline/chroma"))
     assert not user_store.exists()
+
+    # the same code again, against the first run: every question is paired, nothing changed
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "questions.jsonl").write_bytes((results / "questions.jsonl").read_bytes())
+    code, out, err = run_cli(capsys, "eval", "--dataset", dataset, "--results", results, "--json", "--against", before)
+    assert code == 0, err[-3000:]
+    against = json.loads(out)["against"]
+    assert against["questions"] == 3
+    recall = ours["recall@5"]
+    assert against["metrics"]["recall@5"] == {"n": 2, "before": recall, "now": recall, "difference": 0.0, "ci95": [0.0, 0.0],
+                                              "better": 0, "worse": 0}
+    assert "## Against an earlier run" in (results / "report.md").read_text(encoding="utf-8")
+    # a wrong --against path is refused before anything is measured
+    code, out, err = run_cli(capsys, "eval", "--dataset", dataset, "--results", results, "--against", tmp_path / "nowhere")
+    assert code == 1 and "--against: no questions.jsonl" in err and not out
 
 
 def test_bench_writes_its_json(tmp_path: Path, ingested_store, capsys: pytest.CaptureFixture[str]) -> None:
