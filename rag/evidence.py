@@ -156,7 +156,7 @@ _ASKED_KINDS = [
     ("price", (r"\bhow much does\b.*\bcost\b|\bwhat (is the )?(price|fee)\b|\bcost of\b",)),
     ("number", (r"\bhow many\b|\bhow much\b(?! (information|data|detail|details|personal|of)\b)|\bwhat percentage\b|"
                 r"\bnumber of (days|months|years)\b",)),
-    ("name", (r"\b(name of|who is the|named)\b",
+    ("name", (r"\b(name of|who(['’]s|\s+is|\s+are)|named)\b",
               r"\b(officer|dpo|person|representative|ceo|founder|owner|president|director|chief)\b")),
     ("url", (r"\b(web ?address|urls?|website address)\b", r"\b(what|which|where|give)\b")),
     ("jurisdiction", (r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b",)),
@@ -164,8 +164,13 @@ _ASKED_KINDS = [
     ("law", (r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b",)),
     ("phone", (r"\b(phone|telephone) number\b|\btelephone\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b",)),
     ("date", (r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b",)),
-    ("organisation", (r"\b(which|what) (\w+ ){0,2}(company|processor|provider|vendor|firm) (does|do|did|is)\b|"
-                      r"\bname of the (\w+ ){0,2}(company|processor|provider)\b",)),
+    # "Which (advertising) companies / payment processor / outside vendors …": the head of the wh-phrase names
+    # organisations (no verb between: "what data do partners get" asks for data), not kinds of them ("what kinds of
+    # service providers"), nor the company's own things ("the company's policy")
+    ("organisation", (r"\b(which|what) ((?!(do|does|did|is|are|was|were|can|could|will|would|should|has|have)\b)[\w-]+ ){0,3}"
+                      r"(compan(y|ies)|processors?|providers?|vendors?|firms?|partners?|products?|tools?)\b(?!['’]s)|"
+                      r"\bname of the (\w+ ){0,2}(company|processor|provider)\b",
+                      r"^(?!.*\b(kinds?|types?|categories|category|sorts?) of\b)")),
     ("contact", (r"\bcontact (information|info|details)\b|\bhow (can|do|should) i (contact|reach)\b|\bwho (can|do|should) i contact\b",)),
 ]
 # An e-mail address, a phone number or contact details are also kinds of personal data. Named as the user's

@@ -75,6 +75,18 @@ def sentence(
         ("At what web address can I read Acme's Cookies Policy?", "url"),
         ("Does Acme record the URLs I visit?", None),
         ("Who is the CEO of Acme?", "name"),
+        ("Who is Acme's data protection officer?", "name"),  # the possessive, not only "who is the"
+        ("Who's Acme's DPO?", "name"),
+        ("Who does Acme share my data with?", None),  # recipients are a topic, not a person's name
+        ("Who is responsible for my data at Acme?", None),
+        # organisations asked for by name, plural or singular, whatever verb follows
+        ("Which affiliated companies does Acme share my data with?", "organisation"),
+        ("Which advertising companies receive the data Acme collects?", "organisation"),
+        ("Which payment processor does Acme use?", "organisation"),
+        ("What kinds of service providers does Acme share my information with?", None),  # kinds, not names
+        ("What data do partners get from Acme?", None),  # a verb between: it asks for data
+        ("What is the company's policy towards children?", None),
+        ("What information does Acme share with third-party companies?", None),
         ("What is your e-mail address for privacy questions?", "email"),  # put to the company: its address
         ("Do you let users control the use of their contact info?", None),
         ("What is their phone number for privacy questions?", "phone"),
