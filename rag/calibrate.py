@@ -42,6 +42,7 @@ SEED_SETS = {
 # after the decision's signals were chosen, by helpers who read only the policies, never the system.
 HELD_APART_SETS = {
     "fresh": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions.jsonl",
+    "fresh_2": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions_2.jsonl",  # eighth round, g001-g060
     "multilingual": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions.jsonl",
     "multilingual_pt_it_nl": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions_pt_it_nl.jsonl",
 }

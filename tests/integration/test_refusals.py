@@ -5,7 +5,8 @@ clause, where it speaks.
 Two sets: tests/fixtures/written_questions.jsonl (82 the policies do not answer — an absent detail, another vendor's
 practice, an out-of-scope topic, a false premise — and 72 they do), which the refusal decision is fitted on with
 cross-validation, and tests/fixtures/fresh_questions.jsonl (55 + 55 of the same kinds: f001–f050 written in the fourth round, f051–f110
-in the fifth, each time by someone who had not seen the system), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
+in the fifth, each time by someone who had not seen the system) and tests/fixtures/fresh_questions_2.jsonl (30 + 30,
+g001–g060, eighth round, likewise), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
 for the written set, held apart for the fresh one), so an unrelated change does not fail the build but losing the
 calibration does.
 """
@@ -50,6 +51,8 @@ WRITTEN = GoldSet("written", _rows("written_questions"), 0.75, 0.2, 0.7)  # cros
 # held apart: 0.67 / 0.18 / 0.74 at the fitted threshold 0.54 (0.76 / 0.27 / 0.69 at 0.61, the same trade-off: the
 # threshold sits on a flat plateau, docs/evaluation.md)
 FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.65)
+# eighth round, g001-g060, held apart and committed before first scored: 0.67 / 0.33 / 0.76 at the threshold 0.54
+FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def engine(ingested_store) -> Engine:
     return Engine(ingested_store.settings)
 
 
-@pytest.fixture(scope="module", params=[WRITTEN, FRESH], ids=lambda g: g.name)
+@pytest.fixture(scope="module", params=[WRITTEN, FRESH, FRESH_2], ids=lambda g: g.name)
 def gold_set(request) -> GoldSet:
     return request.param
 
@@ -79,7 +82,7 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     return spans
 
 
-@pytest.mark.parametrize("gold", [WRITTEN, FRESH], ids=lambda g: g.name)
+@pytest.mark.parametrize("gold", [WRITTEN, FRESH, FRESH_2], ids=lambda g: g.name)
 def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: GoldSet) -> None:
     kinds = {r["kind"] for r in gold.unanswerable}
     assert kinds == {"attribute_absent", "other_vendor", "out_of_scope", "false_premise"}
@@ -87,8 +90,9 @@ def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: Go
     assert {v for r in gold.unanswerable for v in r["vendors"]} == {v for r in gold.answerable for v in r["vendors"]}
 
 
-def test_the_fresh_set_asks_nothing_the_written_set_asks() -> None:
-    assert not {r["question"].lower() for r in WRITTEN.rows} & {r["question"].lower() for r in FRESH.rows}
+def test_the_fresh_sets_ask_nothing_the_written_set_or_each_other_asks() -> None:
+    questions = [{r["question"].lower() for r in gold.rows} for gold in (WRITTEN, FRESH, FRESH_2)]
+    assert not questions[0] & questions[1] and not questions[0] & questions[2] and not questions[1] & questions[2]
 
 
 def test_questions_the_policy_does_not_answer_are_refused(gold_set: GoldSet, answers: dict) -> None:
