@@ -29,7 +29,7 @@ from rag.evidence import (
     has_attribute,
     token_coverage,
 )
-from rag.lexical import tokenize
+from rag.lexical import synonym_words, tokenize
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 KEY_TERMS = 2  # the question's rarest content terms that the evidence clause should contain
@@ -212,6 +212,16 @@ def weak_match_notice(vendor: str, probability: float, threshold: float) -> str:
     """What a user is told when an answer only just passed the refusal check."""
     return (f"Weak match for {vendor}: the quoted clauses only partly match the question (answerability "
             f"{probability:.2f}; below {threshold:.2f} the answer would be \"does not say\"). Check that they answer it.")
+
+
+def absent_words_notice(vendor: str, words: list[str], answered: bool) -> str:
+    """What a user is told when the question uses words the vendor's policy never uses (rag.evidence.words_absent_from);
+    `answered`: the vendor's clauses are quoted, so they match that part of the question by other wording, if at all."""
+    quoted = ", ".join(f"“{w}”" for w in words)
+    synonyms = sorted({s for w in words for s in synonym_words(w)})
+    also = f" (nor {', '.join(f'“{s}”' for s in synonyms)})" if synonyms else ""
+    fact = f"{vendor}'s policy never uses the word{'s' if len(words) > 1 else ''} {quoted}{also}"
+    return f"{fact}: what is quoted for that part of the question says it in other words, if at all." if answered else f"{fact}."
 
 
 def decide(question: str, signals: Signals, model: AnswerabilityModel) -> tuple[bool, str, float]:

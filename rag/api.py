@@ -20,6 +20,7 @@ from functools import lru_cache, partial
 from urllib.parse import quote as urlquote
 
 import clausewise.offline  # noqa: F401
+from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.text import normalize_ws
@@ -30,6 +31,7 @@ from rag.answerability import (
     AnswerabilityModel,
     Signals,
     Vocabulary,
+    absent_words_notice,
     decide,
     load_model,
     measure,
@@ -46,6 +48,7 @@ from rag.evidence import (
     pick_sentences,
     score_sentences,
     split_sentences,
+    words_absent_from,
 )
 from rag.lexical import tokenize
 from rag.multilingual import SENTENCE_SCALE, language_notice, on_main_scale, quoted_languages, sentence_embedder
@@ -240,6 +243,7 @@ class Engine:
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
         answer.weak_matches = list(draft.weak)
         answer.notices.extend(weak_match_notice(v, p, self.answerability.threshold) for v, p in draft.weak.items())
+        answer.notices.extend(self._absent_words_notices(query, groups, answer, named=bool(vendors)))
         if notice := language_notice(query, quoted_languages(answer.citations, groups)):
             answer.notices.append(notice)
         if not vendors and (notice := self._unnamed_vendors_notice(answer)):
@@ -287,6 +291,22 @@ class Engine:
             if item.chunk.vendor in groups or len(groups) < 3:
                 groups.setdefault(item.chunk.vendor, []).append(item)
         return {v: items[: self.settings.top_k] for v, items in groups.items()}
+
+    def _absent_words_notices(self, query: str, groups: dict[str, list[ScoredChunk]], answer: Answer,
+                              named: bool) -> list[str]:
+        """For each vendor asked about (named, or cited when the store's best matches were searched), the question's
+        words its policy never uses — only where the question is in a language of the policy's retrieved text."""
+        language = detect_language(query)
+        cited = {c.vendor for c in answer.citations}
+        vendor_words = self._vendor_words([d.vendor for d in self._documents])
+        notices = []
+        for vendor, items in groups.items():
+            if not items or (not named and vendor not in cited) or language not in {i.chunk.lang for i in items}:
+                continue
+            vocabulary = self._vocabulary.get(vendor)
+            if vocabulary and (words := words_absent_from(query, vendor_words, vocabulary.tokens)):
+                notices.append(absent_words_notice(vendor, words, answered=vendor in cited))
+        return notices
 
     def _unnamed_vendors_notice(self, answer: Answer) -> str | None:
         """With no vendor named, an answer quotes only the best-matching policies: say which share of the store that

@@ -14,7 +14,7 @@ from clausewise.embedding import Embedder
 from clausewise.language import asked_kind
 from clausewise.text import CJK, normalize_ws, sentence_spans
 from clausewise.types import Chunk, ScoredChunk
-from rag.lexical import SYNONYMS, tokenize
+from rag.lexical import STOPWORD_STEMS, SYNONYMS, tokenize
 
 # Words that say little about what is asked in a privacy question: they count, but only GENERIC_WEIGHT as much.
 GENERIC = frozenset(tokenize("information data personal collect use service services user users inform give get", keep_stopwords=True))
@@ -50,6 +50,24 @@ class Sentence:
 def content_tokens(question: str, vendor_tokens: set[str]) -> list[str]:
     """The question's words that say what is asked: no generic privacy words, vendor names or bare numbers."""
     return [t for t in dict.fromkeys(tokenize(question)) if t not in GENERIC and t not in vendor_tokens and not t.isdigit()]
+
+
+def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: frozenset[str] | set[str]) -> list[str]:
+    """The question's content words (as the question spells them) that the policy never uses, in any inflection or
+    as any synonym of the table: what a reader would find missing with the browser's search ("sell" in a policy
+    that never mentions selling). Inflections of stopwords ("others", "vendors") and Chinese runs (their tokens are
+    character pairs, not words) are left out."""
+    asked = set(content_tokens(question, vendor_tokens))
+    absent = []
+    for match in re.finditer(r"[A-Za-z][A-Za-z0-9'’-]*", question):
+        stems = tokenize(match.group())
+        if len(stems) != 1 or stems[0] not in asked or stems[0] in STOPWORD_STEMS:
+            continue
+        stem = stems[0]
+        asked.discard(stem)  # each word once
+        if stem not in policy_tokens and not SYNONYMS.get(stem, set()) & policy_tokens:
+            absent.append(match.group())
+    return absent
 
 
 def _weight(token: str, idf: dict[str, float]) -> float:

@@ -55,6 +55,8 @@ def _synonyms() -> dict[str, set[str]]:
 
 
 SYNONYMS = _synonyms()
+# the stopwords' stems: "others" and "vendors" are inflections of the stopwords "other" and "vendor"
+STOPWORD_STEMS = frozenset(_stem(w) for w in STOPWORDS)
 
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
@@ -69,6 +71,13 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
         if keep_stopwords or word not in STOPWORDS:
             tokens.append(_stem(word))
     return tokens
+
+
+def synonym_words(word: str) -> list[str]:
+    """The synonym table's words for `word` other than its own inflections ("sell" -> sale, broker), in table order."""
+    stem = _stem(word.lower())
+    related = SYNONYMS.get(stem, set()) - {stem}
+    return list(dict.fromkeys(w for group in SYNONYM_GROUPS for w in group.split() if _stem(w) in related))
 
 
 def expand(tokens: list[str]) -> list[str]:

@@ -338,3 +338,20 @@ def test_the_sentence_with_the_asked_value_leads_the_ranking() -> None:
 
     assert ranked[0].text == exact.text
     assert has_attribute("email", pick_sentences(ranked)[0].text)
+
+
+def test_words_the_policy_never_uses_are_named_as_the_question_spells_them() -> None:
+    from rag.evidence import words_absent_from
+    from rag.lexical import synonym_words
+
+    policy = set(tokenize("We never sell personal data. We retain records for 30 days and use encryption."))
+    acme = set(tokenize("Acme"))
+    assert words_absent_from("Does Acme sell my data?", acme, policy) == []
+    assert words_absent_from("Does Acme keep my data?", acme, policy) == []  # "retain" is keep's synonym
+    assert words_absent_from("Is Acme encrypting my messages?", acme, policy) == ["messages"]  # encrypt is there
+    # stopword inflections, generic privacy words and the vendor's name are not "missing"
+    assert words_absent_from("Do others at Acme get vendors' personal information?", acme, policy) == []
+    no_selling = set(tokenize("We keep your data for 30 days."))
+    assert words_absent_from("Does Acme sell or rent my data?", acme, no_selling) == ["sell", "rent"]
+    assert synonym_words("selling") == ["sale", "sold", "broker"]
+    assert synonym_words("rent") == []
