@@ -88,12 +88,14 @@ def markdown_report(full: dict) -> str:
     lines += ["", "| stage | p50 ms | p95 ms | n |", "|---|---:|---:|---:|"]
     for stage, v in ours.get("latency_ms", {}).items():
         lines.append(f"| {stage} | {_fmt(v['p50'], False)} | {_fmt(v['p95'], False)} | {v['n']} |")
-    lines += ["", "## Per question type", "", "| type | n | ours R@5 | baseline R@5 | ours R@2000c | baseline R@2000c | ours MRR | baseline MRR |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "## Per question type", "", "| type | n | ours R@5 | baseline R@5 | ours R@2000c | baseline R@2000c | ours MRR | "
+              "baseline MRR | ours refusal acc. | ours false refusals | ours citation precision |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t, o in ours["per_type"].items():
         b = base["per_type"][t]
         lines.append(f"| {t} | {o['questions']} | {_fmt(o['recall@5'])} | {_fmt(b['recall@5'])} | {_fmt(o['recall@2000c'])} "
-                     f"| {_fmt(b['recall@2000c'])} | {_fmt(o['mrr'])} | {_fmt(b['mrr'])} |")
+                     f"| {_fmt(b['recall@2000c'])} | {_fmt(o['mrr'])} | {_fmt(b['mrr'])} | {_fmt(o.get('refusal_accuracy'))} "
+                     f"| {_fmt(o.get('false_refusal_rate'))} | {_fmt(o.get('citation_precision'))} |")
     lines += ["", "## Per question language", "", "| language | n | ours R@5 | baseline R@5 | ours R@2000c | baseline R@2000c | "
               "ours refusal acc. | ours false refusals | ours citation precision |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lang, o in ours.get("per_language", {}).items():

@@ -191,6 +191,9 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
         assert (results / name).is_file(), name
     report = (results / "report.md").read_text(encoding="utf-8")
     assert "| recall@5 |" in report and "## Per question language" in report and "| weak_match_share |" in report
+    # per question type: the answer metrics too, as per language ("unanswerable": refusal accuracy, no recall)
+    unanswerable_row = next(line for line in report.splitlines() if line.startswith("| unanswerable |"))
+    assert unanswerable_row.split("|")[9].strip() == f"{ours['per_type']['unanswerable']['refusal_accuracy']:.3f}"
     # the headline metrics carry a 95 % bootstrap interval that holds the figure itself
     for system in ("ours", "baseline"):
         low, high = summary[system]["ci95"]["recall@5"]
