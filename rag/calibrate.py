@@ -43,6 +43,7 @@ SEED_SETS = {
 HELD_APART_SETS = {
     "fresh": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions.jsonl",
     "fresh_2": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions_2.jsonl",  # eighth round, g001-g060
+    "compare": PROJECT_ROOT / "tests" / "fixtures" / "compare_questions.jsonl",  # eighth round: 63 compare rows
     "multilingual": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions.jsonl",
     "multilingual_pt_it_nl": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions_pt_it_nl.jsonl",
 }

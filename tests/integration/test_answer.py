@@ -18,7 +18,7 @@ from rag.answerability import load_model
 from rag.api import NOT_STATED, Engine, UnknownVendorError
 from rag.backends import BackendError
 from rag.backends.ollama import clear_reachable_cache, ollama_base_url
-from rag.goldsets import locate, read_jsonl
+from rag.goldsets import locate, not_stated_vendors, read_jsonl
 from rag.retrieve import EmptyStoreError
 from rag.vendors import strip_vendor_names
 from rag.verify import CITATION, check_draft, split_draft
@@ -136,10 +136,24 @@ def test_every_single_vendor_question_finds_its_gold_evidence_in_the_top_5(engin
     assert recall >= MIN_SINGLE_VENDOR_RECALL, f"recall@5 {recall:.3f}; missed:\n" + "\n".join(misses)
 
 
-def test_comparisons_say_not_stated_where_the_policy_is_silent_and_cite_each_vendors_own_clause(engine: Engine) -> None:
-    rows_right: list[bool] = []
-    for item in (i for i in ITEMS if i["type"] == "compare"):
+# The held-apart comparisons (tests/fixtures/compare_questions.jsonl, eighth round: 14 questions, 63 vendor rows, 26
+# not stated, written by someone who read only the policies; never tuned on): 52 of 63 rows right with the shipped
+# model (stated rows 36 of 37 stated, silent rows 16 of 26 "not stated"). Per set: the share of rows with the right
+# stated / not stated, and the share of stated rows citing their own gold clause (every one on the seed set).
+COMPARE_SETS = {"seed": ([i for i in ITEMS if i["type"] == "compare"], MIN_COMPARE_ROWS_RIGHT, 1.0),
+                "held_apart": (read_jsonl(ROOT / "tests" / "fixtures" / "compare_questions.jsonl"), 0.75, 0.85)}
+
+
+@pytest.mark.parametrize("compare_set", sorted(COMPARE_SETS))
+def test_comparisons_say_not_stated_where_the_policy_is_silent_and_cite_each_vendors_own_clause(
+        engine: Engine, compare_set: str) -> None:
+    items, min_right, min_citing_gold = COMPARE_SETS[compare_set]
+    rows_right, citing_gold = [], []
+    for item in items:
         spans = gold(item)
+        # silent: no gold quote, or the gold says so ("Kalodata: not stated - … 'contact us at:' but no address follows")
+        silent = not_stated_vendors(item, {e["file"]: BY_PREFIX[e["file"][:3]]["vendor"] for e in item["evidence"]})
+        assert not set(item.get("not_stated", [])) & set(spans), f"{item['id']}: a silent vendor has gold quotes"
         if sorted(item["vendors"]) == VENDORS:  # all five named: found by vendor detection, listed alphabetically
             comparison = engine.compare(item["question"])
             assert [r.vendor for r in comparison.rows] == sorted(VENDORS, key=str.lower)
@@ -147,17 +161,18 @@ def test_comparisons_say_not_stated_where_the_policy_is_silent_and_cite_each_ven
             comparison = engine.compare(item["question"], item["vendors"])
             assert [r.vendor for r in comparison.rows] == item["vendors"]
         for row in comparison.rows:
-            rows_right.append(row.stated == (row.vendor in spans))
+            rows_right.append(row.stated == (row.vendor not in silent))
             if row.stated:
                 assert row.answer.citations and all(c.vendor == row.vendor for c in row.answer.citations)
-                if row.vendor in spans:
-                    assert any(overlaps(c, spans[row.vendor]) for c in row.answer.citations), row.answer.text[:300]
+                if row.vendor not in silent:
+                    citing_gold.append(any(overlaps(c, spans[row.vendor]) for c in row.answer.citations))
             else:
                 assert row.answer.text.startswith(NOT_STATED)
                 assert row.answer.citations == []
 
     right = sum(rows_right) / len(rows_right)
-    assert right >= MIN_COMPARE_ROWS_RIGHT, f"{sum(rows_right)} of {len(rows_right)} compare rows right"
+    assert right >= min_right, f"{sum(rows_right)} of {len(rows_right)} compare rows right"
+    assert sum(citing_gold) / len(citing_gold) >= min_citing_gold, f"{sum(citing_gold)} of {len(citing_gold)} cite gold"
 
 
 def test_a_comparison_of_the_named_vendors_cites_each_ones_own_clause(engine: Engine) -> None:
