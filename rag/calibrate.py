@@ -32,6 +32,7 @@ from clausewise.settings import PROJECT_ROOT
 from rag.evaluate import build_ours, engine_source
 from rag.goldsets import corpus_key, load_policyqa, load_seed, read_jsonl
 from rag.metrics import Span, citation_precision, mean
+from rag.uncertainty import interval
 
 FOLDS = 5
 SEED_SETS = {
@@ -229,6 +230,10 @@ def score(model, cases: list[Case]) -> dict:
     )
     out["compare_rows"] = len(rows)
     out["compare_row_accuracy"] = sum(a == c.answerable for c, a in rows) / len(rows) if rows else None
+    # 95 % (Wilson) intervals of the yes/no rates: on 30 questions 20 refused is [0.49, 0.81]
+    out["ci95"] = {key: interval([float(x) for x in values]) for key, values in (
+        ("refusal_accuracy", [not a for a in unanswerable]), ("false_refusals", [not a for a in answerable]),
+        ("compare_row_accuracy", [a == c.answerable for c, a in rows]))}
     return out
 
 
@@ -290,12 +295,13 @@ def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 
 METRICS = ("refusal_accuracy", "false_refusals", "citation_precision", "compare_row_accuracy")
 
 
-def _cell(metrics: dict, key: str) -> str:
+def _cell(metrics: dict, key: str, with_interval: bool = False) -> str:
     value = metrics.get(key)
     count = {"refusal_accuracy": "unanswerable", "false_refusals": "answerable", "compare_row_accuracy": "compare_rows"}.get(key)
     if value is None:
         return "–"
-    return f"{value:.2f}" + (f" ({metrics[count]})" if count else "")
+    bounds = metrics.get("ci95", {}).get(key) if with_interval else None
+    return f"{value:.2f}" + (f" ({metrics[count]})" if count else "") + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
 
 
 def markdown_report(result: dict) -> str:
@@ -311,7 +317,7 @@ def markdown_report(result: dict) -> str:
                                                               for k in METRICS) + " |")
     for source, held in result["held_apart"].items():
         lines.append(f"| held apart | {result['model']['threshold']:.2f} | {source} | "
-                     + " | ".join(_cell(held, k) for k in METRICS) + " |")
+                     + " | ".join(_cell(held, k, with_interval=True) for k in METRICS) + " |")
     return "\n".join(lines) + "\n"
 
 

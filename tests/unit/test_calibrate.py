@@ -90,3 +90,14 @@ def test_weights_round_trip_through_json() -> None:
     again = AnswerabilityModel.from_dict(__import__("json").loads(model.to_json()))
 
     assert again == model
+
+
+def test_held_apart_rates_come_with_their_95_percent_interval() -> None:
+    cases = _cases()
+    model = fit(cases)
+    scored = score(model, [c for c in cases if c.source == "written"])
+
+    for key in ("refusal_accuracy", "false_refusals"):
+        low, high = scored["ci95"][key]
+        assert low <= scored[key] <= high and high - low > 0.05  # 20 questions a side leave real doubt
+    assert scored["ci95"]["compare_row_accuracy"] is None  # no compare rows, no interval
