@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["extractive", "gguf", "ollama"], default="extractive", help="answer backend for ours")
     p.add_argument("--results", type=Path, help="output folder (default: results/eval-<dataset>/); indexes are kept there")
     p.add_argument("--vector-cache", type=Path, help="seed the eval index's embedding cache from this embedding-cache.sqlite3")
-    p.add_argument("--against", type=Path, help="an earlier eval's results folder: report the paired difference per question")
+    p.add_argument("--against", type=Path, help="an earlier eval's questions.jsonl (or results folder): report the paired difference per question")
     p.add_argument("--json", action="store_true", help='print {"ours": {...}, "baseline": {...}} as JSON')
     p.set_defaults(func=cmd_eval)
 

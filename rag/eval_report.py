@@ -33,7 +33,7 @@ def _bounds(bounds: list[float] | None, signed: bool = False) -> str:
 
 
 def _ci(summary: dict, key: str) -> str:
-    """A metric's 95 % bootstrap interval in a summary, or "–" where it has none."""
+    """A metric's 95 % interval in a summary (Wilson or bootstrap, rag/uncertainty.interval), or "–" where it has none."""
     return _bounds(summary.get("ci95", {}).get(key))
 
 

@@ -43,7 +43,7 @@ from rag.metrics import (
     percentile,
     vendor_correct,
 )
-from rag.uncertainty import intervals, paired, question_metrics, read_previous
+from rag.uncertainty import answer_metrics, intervals, paired, read_previous, retrieval_metrics
 
 # ==== building the two systems ========================================================================
 
@@ -111,7 +111,7 @@ class EvalOptions:
     backend: str = "extractive"
     results: Path | None = None
     vector_cache: Path | None = None
-    against: Path | None = None  # an earlier run (results folder or questions.jsonl) to compare ours with, question by question
+    against: Path | None = None  # an earlier run (questions.jsonl or its results folder) to pair ours with, question by question
     progress: bool = True
     seed: int = 0
     depth: int = max(K_VALUES)
@@ -181,13 +181,13 @@ def _retrieval_record(ranked: list[Span], vendors_of: list[str], item: EvalItem,
         "chars": [len(normalize_ws(s.text)) for s in ranked[:5]],
         "search_ms": round(seconds * 1000, 2),
     }
-    record["metrics"] = question_metrics(record, item)
+    record["metrics"] = retrieval_metrics(record, item)
     return record
 
 
 def summarize(records: list[dict], items: list[EvalItem], answers: bool, with_intervals: bool = False) -> dict:
     """The metrics of one system over `items` (records[i] belongs to items[i], each with its per-question "metrics",
-    rag/uncertainty.question_metrics); `with_intervals` adds the headline metrics' 95 % bootstrap intervals."""
+    rag/uncertainty); `with_intervals` adds the headline metrics' 95 % intervals (rag/uncertainty.interval)."""
     per_question = [r["metrics"] for r in records]
     with_gold = [(r, it) for r, it in zip(records, items, strict=True) if it.groups]
     out: dict = {"questions": len(items), "questions_with_evidence": len(with_gold)}
@@ -320,7 +320,7 @@ def run_eval(opts: EvalOptions) -> dict:
         record = _retrieval_record(retrieved_spans(engine, found), [s.chunk.vendor for s in found], item, seconds)
         record["detected"] = detected
         record["answer"] = _answer_record(engine, item, opts.backend)
-        record["metrics"] = question_metrics(record, item)
+        record["metrics"].update(answer_metrics(record["answer"], item))
         ours_records.append(record)
         # baseline: the plain pipeline; it only knows file names, so PolicyQA's given vendor becomes a file filter
         files = [f for v in item.vendors for f in files_of_vendor.get(v, [])] if item.vendor_given else None

@@ -37,19 +37,21 @@ HEADLINE_METRICS = ("recall@5", f"recall@{CHAR_BUDGET}c", "mrr", "citation_preci
                     "false_refusal_rate")
 
 
-def question_metrics(record: dict, item: EvalItem) -> dict[str, float]:
-    """One question's value for each metric it counts in: retrieval where it has gold evidence; citation precision
-    where it has evidence and cited something; refusal accuracy (1 = refused) where it is unanswerable and false
-    refusals (1 = refused) where it is answerable, comparison questions excepted (their rows are scored apart)."""
-    out: dict[str, float] = {}
-    if item.groups:
-        for k in K_VALUES:
-            out[f"recall@{k}"] = recall_at_k(record["ranks"], k)
-        out["mrr"] = reciprocal_rank(record["ranks"])
-        out[f"recall@{CHAR_BUDGET}c"] = fraction(record["budget_hits"])
-    answer = record.get("answer")
-    if answer is None:
-        return {k: v for k, v in out.items() if v is not None}
+def retrieval_metrics(record: dict, item: EvalItem) -> dict[str, float]:
+    """One question's recall@k, MRR and recall@2000c (a retrieval record of rag/evaluate.py); none without gold."""
+    if not item.groups:
+        return {}
+    out = {f"recall@{k}": recall_at_k(record["ranks"], k) for k in K_VALUES}
+    out["mrr"] = reciprocal_rank(record["ranks"])
+    out[f"recall@{CHAR_BUDGET}c"] = fraction(record["budget_hits"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def answer_metrics(answer: dict, item: EvalItem) -> dict[str, float]:
+    """One answer's citation precision where the question has evidence and something was cited; refusal accuracy
+    (1 = refused) where it is unanswerable and false refusals (1 = refused) where it is answerable, comparison
+    questions excepted (their rows are scored apart)."""
+    out: dict[str, float | None] = {}
     if item.groups:
         out["citation_precision"] = citation_precision([Span(*c) for c in answer["citations"]], item.groups)
     if not item.is_compare:

@@ -10,7 +10,7 @@ import pytest
 
 from rag.goldsets import EvalError, EvalItem
 from rag.metrics import Span
-from rag.uncertainty import interval, intervals, paired, question_metrics, read_previous
+from rag.uncertainty import answer_metrics, interval, intervals, paired, read_previous, retrieval_metrics
 
 GOLD = Span("acme.txt", 100, 140, "We keep account data for 30 days")
 ANSWERABLE = EvalItem("a", "single", "How long is data kept?", ["Acme"], [[GOLD]], answerable=True)
@@ -23,6 +23,11 @@ def record(ranks: list, refused: bool, citations: list) -> dict:
             "answer": {"refused": refused, "citations": citations}}
 
 
+def question_metrics(rec: dict, item: EvalItem) -> dict[str, float]:
+    """Both parts, as `clausewise eval` records them for ours."""
+    return {**retrieval_metrics(rec, item), **answer_metrics(rec["answer"], item)}
+
+
 def test_question_metrics_count_each_question_only_where_it_belongs() -> None:
     cited_gold = [["acme.txt", 100, 140]]
     found = question_metrics(record([2], refused=False, citations=cited_gold), ANSWERABLE)
@@ -33,8 +38,8 @@ def test_question_metrics_count_each_question_only_where_it_belongs() -> None:
     assert refused == {"refusal_accuracy": 1.0}  # no gold evidence: no recall, no citation precision
     # a comparison's refusals are scored by its rows, not here
     assert "false_refusal_rate" not in question_metrics(record([1], refused=False, citations=cited_gold), COMPARE)
-    # retrieval-only records (the baseline) get retrieval metrics only
-    assert set(question_metrics({"ranks": [None], "budget_hits": [False]}, ANSWERABLE)) == {
+    # retrieval records (the baseline's) get retrieval metrics only
+    assert set(retrieval_metrics({"ranks": [None], "budget_hits": [False]}, ANSWERABLE)) == {
         "recall@1", "recall@3", "recall@5", "recall@10", "mrr", "recall@2000c"}
 
 
