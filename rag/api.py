@@ -129,6 +129,7 @@ class Engine:
         self._raw: dict[str, str] = {}
         self._idf: dict[str, float] = {}
         self._vocabulary: dict[str, Vocabulary] = {}
+        self._all_vendor_words: set[str] = set()
         self.answerability = answerability or load_model().at_threshold(settings.refusal_threshold)
 
     # ---- store views --------------------------------------------------------------------------------
@@ -160,6 +161,8 @@ class Engine:
             for chunk, chunk_tokens in zip(index.chunks, tokens, strict=True):
                 by_vendor.setdefault(chunk.vendor, []).append(chunk_tokens)
             self._vocabulary = {vendor: Vocabulary.of(lists) for vendor, lists in by_vendor.items()}
+            # every vendor's name words, which no answer check counts as the question's own words
+            self._all_vendor_words = self._vendor_words([d.vendor for d in self._documents])
             self._cache_version = index.version
 
     def documents(self) -> list[DocumentInfo]:
@@ -298,13 +301,12 @@ class Engine:
         words its policy never uses — only where the question is in a language of the policy's retrieved text."""
         language = detect_language(query)
         cited = {c.vendor for c in answer.citations}
-        vendor_words = self._vendor_words([d.vendor for d in self._documents])
         notices = []
         for vendor, items in groups.items():
             if not items or (not named and vendor not in cited) or language not in {i.chunk.lang for i in items}:
                 continue
             vocabulary = self._vocabulary.get(vendor)
-            if vocabulary and (words := words_absent_from(query, vendor_words, vocabulary.tokens)):
+            if vocabulary and (words := words_absent_from(query, self._all_vendor_words, vocabulary.tokens)):
                 notices.append(absent_words_notice(vendor, words, answered=vendor in cited))
         return notices
 
@@ -348,8 +350,7 @@ class Engine:
     def evidence(self, query: str, vendor: str, items: list[ScoredChunk]) -> VendorEvidence:
         """The sentences that answer `query` from one vendor's retrieved clauses, or a refusal with its reason."""
         sentences = split_sentences(items, self._raw)
-        all_vendors = [d.vendor for d in self._documents]
-        vendor_words = self._vendor_words(all_vendors)
+        vendor_words = self._all_vendor_words
         embedder = sentence_embedder(self.settings, query, self.retriever.embedder, (i.chunk.lang for i in items))
         across_languages = embedder is not self.retriever.embedder  # the multilingual model scores the sentences
         scale = partial(on_main_scale, scale=SENTENCE_SCALE) if across_languages else None
