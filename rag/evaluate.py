@@ -31,7 +31,6 @@ from rag.goldsets import (
     with_opp115,
 )
 from rag.metrics import (
-    CHAR_BUDGET,
     K_VALUES,
     Span,
     budget_hits,
@@ -43,7 +42,15 @@ from rag.metrics import (
     percentile,
     vendor_correct,
 )
-from rag.uncertainty import answer_metrics, intervals, paired, read_previous, retrieval_metrics
+from rag.uncertainty import (
+    ANSWER_METRICS,
+    RETRIEVAL_METRICS,
+    answer_metrics,
+    intervals,
+    paired,
+    read_previous,
+    retrieval_metrics,
+)
 
 # ==== building the two systems ========================================================================
 
@@ -191,7 +198,7 @@ def summarize(records: list[dict], items: list[EvalItem], answers: bool, with_in
     per_question = [r["metrics"] for r in records]
     with_gold = [(r, it) for r, it in zip(records, items, strict=True) if it.groups]
     out: dict = {"questions": len(items), "questions_with_evidence": len(with_gold)}
-    for key in (*(f"recall@{k}" for k in K_VALUES), "mrr", f"recall@{CHAR_BUDGET}c"):
+    for key in RETRIEVAL_METRICS:
         out[key] = mean(m.get(key) for m in per_question)
     out["chars_per_clause"] = mean(c for r in records for c in r["chars"])
     out["vendor_accuracy"] = fraction(
@@ -229,7 +236,7 @@ def _answer_metrics(records: list[dict], items: list[EvalItem]) -> dict:
             for stage, seconds in timing.items():
                 stages.setdefault(stage, []).append(seconds * 1000)
     return {
-        **{key: mean(m.get(key) for _, m, _ in pairs) for key in ("citation_precision", "refusal_accuracy", "false_refusal_rate")},
+        **{key: mean(m.get(key) for _, m, _ in pairs) for key in ANSWER_METRICS},
         "evidence_coverage": mean(coverages),
         "compare_not_stated_accuracy": fraction(rows),
         "weak_match_share": len(by_strength[True]) / answered if (answered := sum(map(len, by_strength.values()))) else None,
