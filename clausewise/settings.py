@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     # retrieval
     top_k: int = Field(default=5, description="Clauses returned by retrieval / used for answers.")
+    across_vendors_max: int = Field(
+        default=20, ge=0,
+        description="Most policies a question about all of them (\"Which of these vendors …?\") is put to one by one; with more in the store it is answered from the best-matching ones.",
+    )
     candidates: int = Field(default=40, description="Dense and BM25 candidates before fusion.")
     dense_weight: float = Field(default=0.6, description="Weight of the normalised dense score in hybrid fusion (BM25 gets 1 - this).")
     english_blend: float = Field(

@@ -54,7 +54,7 @@ from rag.lexical import tokenize
 from rag.multilingual import SENTENCE_SCALE, language_notice, on_main_scale, quoted_languages, sentence_embedder
 from rag.prompts import PromptSource, build_messages
 from rag.retrieve import EmptyStoreError, Retriever
-from rag.vendors import VendorDetection, detect_vendors, strip_vendor_names
+from rag.vendors import VendorDetection, across_vendors, detect_vendors, strip_vendor_names
 from rag.verify import check_draft
 
 NOT_STATED = "Not stated in this policy"
@@ -222,8 +222,13 @@ class Engine:
             answer.notices.append(f'ambiguous vendor name "{word}": {", ".join(candidates)}')
             yield StreamEvent("answer", answer=answer)
             return
+        # "Which of these vendors share data with advertisers?": every policy is asked the rest of the question
+        each = across_vendors(question, vendor_chosen=bool(vendors))
+        every_policy = bool(each and not vendors and 0 < len(self.vendors()) <= self.settings.across_vendors_max)
+        if every_policy:
+            vendors = answer.vendors = self.vendors()
         yield StreamEvent("status", text=f"Searching {', '.join(vendors) or 'all policies'}…")
-        query = self._strip_vendor_names(question, vendors)
+        query = self._strip_vendor_names(each or question, vendors)
         groups = self._retrieve(query, vendors)
         timings["retrieve"] = time.perf_counter() - started
         try:
@@ -246,7 +251,10 @@ class Engine:
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
         answer.weak_matches = list(draft.weak)
         answer.notices.extend(weak_match_notice(v, p, self.answerability.threshold) for v, p in draft.weak.items())
-        answer.notices.extend(self._absent_words_notices(query, groups, answer, named=bool(vendors)))
+        answer.notices.extend(self._absent_words_notices(query, groups, answer, named=bool(vendors) and not every_policy))
+        if every_policy:
+            answer.notices.append(f"Asked of each of the store's {len(vendors)} policies on its own (the question asks which "
+                                  "of them do it); the Compare tab (`clausewise compare`) shows the same as a table.")
         if notice := language_notice(query, quoted_languages(answer.citations, groups)):
             answer.notices.append(notice)
         if not vendors and (notice := self._unnamed_vendors_notice(answer)):
@@ -260,10 +268,13 @@ class Engine:
         chosen = [self.resolve_vendor(v) for v in vendors] if vendors else self.vendors()
         if not chosen:
             raise EmptyStoreError("the store is empty: run `clausewise ingest corpus/` first")
+        # a row asks its vendor the question itself: "Which of these vendors share data …" -> "share data …"
+        asked = across_vendors(question) or question
         with ThreadPoolExecutor(max_workers=min(4, len(chosen))) as pool:
-            answers = list(pool.map(lambda v: self.ask(question, vendor=v), chosen))
+            answers = list(pool.map(lambda v: self.ask(asked, vendor=v), chosen))
         rows = []
         for vendor, answer in zip(chosen, answers, strict=True):
+            answer.question = question
             if answer.refused:
                 answer.text = f"{NOT_STATED}. {answer.text}".strip()
             rows.append(ComparisonRow(vendor=vendor, stated=not answer.refused, answer=answer))

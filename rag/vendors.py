@@ -149,3 +149,41 @@ def strip_vendor_names(question: str, documents: list[DocumentInfo]) -> str:
     text = re.sub(r"(?:\s*(?:,|\band\b|\bor\b|&)\s*)+\0", "\0", text, flags=re.I)
     text = text.replace("\0", " ")
     return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s+", " ", text)).strip()
+
+
+# What a question calls the store's vendors when it asks which of them do something.
+_SET_NOUN = (r"(?:vendors?|compan(?:y|ies)|polic(?:y|ies)|businesses|business|providers?|services?|platforms?|"
+             r"(?:web)?sites?|apps?|organi[sz]ations?|firms?|ones)")
+# "of these / of the policies": the determiner that makes the phrase a selection among the policies at hand
+# (possessive: "of these companies can I …" does not fall back to "of these" + "companies can I …")
+_OF_SET = (rf"of\s+(?:(?:these|those|them)\b(?:\s+(?:\w+\s+)?{_SET_NOUN}\b)?+|(?:the|all(?:\s+the)?|our|my|your)\s+"
+           rf"(?:\w+\s+)?{_SET_NOUN}\b)")
+# an object question ("Which companies does Kipsu share data with?") asks for names, not for a choice among vendors
+_NOT_SUBJECT = r"(?!(?:do|does|did)\b|(?:can|could|will|would|should|may|might|must)\s+(?:i|you|we|they|it|he|she)\b)"
+_EXPLICIT_SET = (
+    re.compile(rf"(?i)^\s*(?:which|what)(?:\s+one)?\s+{_OF_SET}\s+{_NOT_SUBJECT}(?P<rest>\S.*)$"),
+    re.compile(rf"(?i)^\s*(?:do|does|did|will|would|can|could|is|are|has|have)\s+(?:any|all|each|every|either|neither|none)"
+               rf"(?:\s+one)?\s+{_OF_SET}\s+(?P<rest>\S.*)$"),
+)
+_BARE_SET = (
+    # the noun heads the phrase: "Which service providers …" names a kind of company
+    re.compile(rf"(?i)^\s*(?:which|what)\s+{_SET_NOUN}\s+(?!{_SET_NOUN}\b){_NOT_SUBJECT}(?P<rest>\S.*)$"),
+    re.compile(rf"(?i)^\s*(?:do|does|did|will|would|can|could|is|are|has|have)\s+(?:any|all|each|every)\s+{_SET_NOUN}\s+"
+               rf"(?!{_SET_NOUN}\b)(?P<rest>\S.*)$"),
+)
+
+
+def across_vendors(question: str, vendor_chosen: bool = False) -> str | None:
+    """The question to put to each vendor when `question` asks which of the policies' vendors do something, else None.
+
+    "Which of these vendors share data with advertisers?" -> "share data with advertisers?"; so do "Do any of them
+    sell data?" and, when no vendor is named or chosen, "Which policies mention the GDPR?" or "Does any company sell
+    data?". An object question ("Which companies does Kipsu share data with?") and a named kind ("Which advertising
+    companies …") ask for names instead. With a vendor chosen, "which vendors …" means that vendor's vendors, so only
+    a selection ("of these …", "any of them") counts.
+    """
+    for pattern in _EXPLICIT_SET if vendor_chosen else (*_EXPLICIT_SET, *_BARE_SET):
+        if match := pattern.match(question):
+            rest = match.group("rest").strip()
+            return rest if re.search(r"\w", rest) else None
+    return None

@@ -252,7 +252,7 @@ def test_an_answer_says_which_words_of_the_question_the_policy_never_uses(engine
 
 
 def test_a_question_naming_no_vendor_says_how_many_of_the_policies_it_quotes(engine: Engine) -> None:
-    answer = engine.ask("Which of these vendors share data with advertisers?")
+    answer = engine.ask("Is my data shared with advertisers?")
     quoted = {c.vendor for c in answer.citations}
 
     assert not answer.refused and 0 < len(quoted) < len(engine.vendors())
@@ -260,6 +260,45 @@ def test_a_question_naming_no_vendor_says_how_many_of_the_policies_it_quotes(eng
                for n in answer.notices), answer.notices
     named = engine.ask("Does Kaizenify share data with advertisers?")
     assert not any(n.startswith("No vendor named") for n in named.notices)
+
+
+def _sentence_with(text: str, word: str) -> tuple[int, int]:
+    """The span of the first sentence of `text` that contains `word` (the policy's own text, not an expected answer)."""
+    match = re.search(rf"[^.!?\n]*\b{word}\b[^.!?\n]*[.!?]", text)
+    assert match, word
+    return match.start(), match.end()
+
+
+def test_which_of_these_vendors_asks_every_policy_and_never_wants_a_company_name(engine: Engine) -> None:
+    """ "Which of these vendors share data with advertisers?" is a choice among the policies: every one is asked
+    "share data with advertisers?" (in chat and in the comparison), not for the name of a company it shares with."""
+    question = "Which of these vendors share data with advertisers?"
+    answer = engine.ask(question)
+    assert sorted(answer.vendors) == sorted(engine.vendors())
+    assert any(n.startswith(f"Asked of each of the store's {len(engine.vendors())} policies") for n in answer.notices)
+    for vendor in engine.vendors():  # each policy is quoted or said not to say
+        assert vendor in {c.vendor for c in answer.citations} or f"{vendor}'s privacy policy does not say" in answer.text
+
+    comparison = engine.compare(question)
+    assert [r.vendor for r in comparison.rows] == engine.vendors()
+    assert all(r.answer.question == question for r in comparison.rows)
+    assert not any("company name" in r.answer.text for r in comparison.rows), [r.answer.text for r in comparison.rows]
+    # a policy whose own text has a sentence on advertisers gets a row that cites that sentence
+    for document in engine.documents():
+        text = engine.raw_text(document.doc_id)
+        if not re.search(r"\badvertisers\b", text):
+            continue
+        start, end = _sentence_with(text, "advertisers")
+        row = next(r for r in comparison.rows if r.vendor == document.vendor)
+        assert row.stated and any(c.document == document.doc_id and c.start < end and start < c.end
+                                  for c in row.answer.citations), (document.vendor, row.answer.text)
+
+
+def test_a_question_about_one_vendors_vendors_is_not_asked_of_every_policy(engine: Engine) -> None:
+    named = engine.ask("Which companies does Kipsu share personal information with?")
+    chosen = engine.ask("Which vendors receive my data?", vendor="Kipsu")
+    assert named.vendors == ["Kipsu"] and chosen.vendors == ["Kipsu"]
+    assert not any(n.startswith("Asked of each") for n in named.notices + chosen.notices)
 
 
 def test_kim_alone_is_reported_as_ambiguous_rather_than_answered(engine: Engine) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from clausewise.types import DocumentInfo
 from ingest.load import load_manifest
-from rag.vendors import detect_vendors, strip_vendor_names
+from rag.vendors import across_vendors, detect_vendors, strip_vendor_names
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 KIM_CC, DR_KIM = "kim.cc", "Dr. Kim's Veterinary Clinic"
@@ -104,3 +104,40 @@ def test_several_vendors_are_all_found(documents) -> None:
 )
 def test_vendor_names_are_stripped_from_the_retrieval_query(documents, question: str, expected: str) -> None:
     assert strip_vendor_names(question, documents) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "asked_of_each"),
+    [
+        ("Which of these vendors share data with advertisers?", "share data with advertisers?"),
+        ("Do any of them sell my data?", "sell my data?"),
+        ("Which one of these companies keeps data longest?", "keeps data longest?"),
+        ("Which of the five vendors let me delete my account?", "let me delete my account?"),
+        ("Which policies mention the GDPR?", "mention the GDPR?"),
+        ("Does any company sell data?", "sell data?"),
+    ],
+)
+def test_a_choice_among_the_policies_is_put_to_each_of_them(question: str, asked_of_each: str) -> None:
+    assert across_vendors(question) == asked_of_each
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which companies does Kipsu share data with?",  # an object question asks for names
+        "Which companies do they share data with?",
+        "Which advertising companies receive my data?",  # a kind of company, named
+        "Which service providers receive my data?",
+        "Which of the following data does Kipsu collect?",
+        "Is any of my data sold?",
+        "Which of these?",
+    ],
+)
+def test_questions_asking_for_names_or_about_data_are_not_a_choice_among_policies(question: str) -> None:
+    assert across_vendors(question) is None
+
+
+def test_with_a_vendor_chosen_only_an_explicit_choice_counts() -> None:
+    """With Kipsu chosen, "Which vendors receive my data?" asks for Kipsu's vendors; "any of these" still chooses."""
+    assert across_vendors("Which vendors receive my data?", vendor_chosen=True) is None
+    assert across_vendors("Do any of these vendors sell my data?", vendor_chosen=True) == "sell my data?"
