@@ -222,13 +222,10 @@ class Engine:
             answer.notices.append(f'ambiguous vendor name "{word}": {", ".join(candidates)}')
             yield StreamEvent("answer", answer=answer)
             return
-        # "Which of these vendors share data with advertisers?": every policy is asked the rest of the question
-        each = across_vendors(question, vendor_chosen=bool(vendors))
-        every_policy = bool(each and not vendors and 0 < len(self.vendors()) <= self.settings.across_vendors_max)
+        query, every_policy = self._query_for(question, vendors)
         if every_policy:
             vendors = answer.vendors = self.vendors()
         yield StreamEvent("status", text=f"Searching {', '.join(vendors) or 'all policies'}…")
-        query = self._strip_vendor_names(each or question, vendors)
         groups = self._retrieve(query, vendors)
         timings["retrieve"] = time.perf_counter() - started
         try:
@@ -286,6 +283,13 @@ class Engine:
             return [self.resolve_vendor(vendor)], VendorDetection()
         detection = detect_vendors(question, self._documents)
         return detection.vendors, detection
+
+    def _query_for(self, question: str, vendors: list[str]) -> tuple[str, bool]:
+        """The retrieval query for the vendors named or chosen, and whether every policy is to be asked instead
+        ("Which of these vendors share data with advertisers?" puts "share data with advertisers?" to each)."""
+        each = across_vendors(question, vendor_chosen=bool(vendors))
+        every_policy = bool(each and not vendors and 0 < len(self.vendors()) <= self.settings.across_vendors_max)
+        return self._strip_vendor_names(each or question, self.vendors() if every_policy else vendors), every_policy
 
     def _strip_vendor_names(self, question: str, vendors: list[str]) -> str:
         """The question without the vendor names it contains (they add noise once retrieval is filtered)."""

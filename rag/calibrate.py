@@ -112,7 +112,7 @@ def _cases_for(engine, item, source: str, kind: str, fold: int) -> list[Case]:
     cases = []
     vendors = item.vendors if item.is_compare else item.vendors[:1]
     for vendor in vendors:
-        query = engine._strip_vendor_names(item.question, [vendor])
+        query = engine._query_for(item.question, [vendor])[0]
         found = engine.evidence(query, vendor, engine.retriever.search(query, [vendor]))
         if found.signals is None:
             continue

@@ -152,6 +152,15 @@ def default_results_dir(dataset: Path, opp: bool) -> Path:
     return Path("results") / f"eval-{stem}{'-opp115' if opp else ''}"
 
 
+def product_ranking(engine, query: str, vendors: list[str] | None, depth: int) -> list:
+    """The clauses the product retrieves (its top_k, where the keyword and answer-type slots hold their places), then
+    the rest of a `depth`-deep search. A search for `depth` alone would put the slots at depth-1 and depth-2: recall@5
+    would not measure the five clauses an answer is made from."""
+    first = engine.retriever.search(query, vendors, engine.settings.top_k)
+    seen = {s.chunk.chunk_id for s in first}
+    return (first + [s for s in engine.retriever.search(query, vendors, depth) if s.chunk.chunk_id not in seen])[:depth]
+
+
 def retrieved_spans(engine, items) -> list[Span]:
     """The file spans (and their text) of retrieved chunks, in rank order: what the recall metrics read."""
     spans = []
@@ -318,11 +327,12 @@ def run_eval(opts: EvalOptions) -> dict:
         t = time.perf_counter()
         # Engine's own vendor choice and query rewriting, as Engine.ask does them (private helpers, same behaviour)
         detected, _ = engine._vendors_for(item.question, item.vendors[0] if item.vendor_given else None)
-        query = engine._strip_vendor_names(item.question, detected)
+        query, every_policy = engine._query_for(item.question, detected)
+        detected = engine.vendors() if every_policy else detected
         if detected:
-            found = interleave([engine.retriever.search(query, [v], opts.depth) for v in detected])[: opts.depth]
+            found = interleave([product_ranking(engine, query, [v], opts.depth) for v in detected])[: opts.depth]
         else:
-            found = engine.retriever.search(query, None, opts.depth)
+            found = product_ranking(engine, query, None, opts.depth)
         seconds = time.perf_counter() - t
         record = _retrieval_record(retrieved_spans(engine, found), [s.chunk.vendor for s in found], item, seconds)
         record["detected"] = detected

@@ -52,6 +52,12 @@ def content_tokens(question: str, vendor_tokens: set[str]) -> list[str]:
     return [t for t in dict.fromkeys(tokenize(question)) if t not in GENERIC and t not in vendor_tokens and not t.isdigit()]
 
 
+# Verbs a question is phrased with that say nothing of its topic ("Which vendors let me …", "What happens to …",
+# "Which policies mention …"): a policy without them is not missing anything the reader asked about.
+_PHRASING_VERBS = frozenset(t for w in ("let", "lets", "happen", "happens", "want", "need", "know", "think", "mean",
+                                        "mention", "explain", "describe", "talk") for t in tokenize(w))
+
+
 def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: frozenset[str] | set[str]) -> list[str]:
     """The question's content words (as the question spells them) that the policy never uses, in any inflection or
     as any synonym of the table: what a reader would find missing with the browser's search ("sell" in a policy
@@ -61,7 +67,7 @@ def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: fro
     absent = []
     for match in re.finditer(r"[A-Za-z][A-Za-z0-9'’-]*", question):
         stems = tokenize(match.group())
-        if len(stems) != 1 or stems[0] not in asked or stems[0] in STOPWORD_STEMS:
+        if len(stems) != 1 or stems[0] not in asked or stems[0] in STOPWORD_STEMS or stems[0] in _PHRASING_VERBS:
             continue
         stem = stems[0]
         asked.discard(stem)  # each word once
