@@ -165,6 +165,24 @@ _EXPLICIT_SET = (
     re.compile(rf"(?i)^\s*(?:do|does|did|will|would|can|could|is|are|has|have)\s+(?:any|all|each|every|either|neither|none)"
                rf"(?:\s+one)?\s+{_OF_SET}\s+(?P<rest>\S.*)$"),
 )
+# The same choice asked in German, French, Spanish or Chinese (the languages the multilingual index serves): "Welche
+# dieser Anbieter …", "Lesquelles de ces entreprises …", "¿Cuáles de estas empresas …", "这些公司中哪些 …".
+_DE_NOUN = r"(?:anbieter|unternehmen|firmen|dienste|plattformen|richtlinien|datenschutzerklärungen)"
+_FR_NOUN = r"(?:fournisseurs|entreprises|sociétés|services|plateformes|politiques|prestataires)"
+_ES_NOUN = r"(?:proveedores|empresas|compañías|servicios|plataformas|políticas)"
+_ZH_NOUN = r"(?:公司|供应商|厂商|服务商|平台|企业|隐私政策|政策)"
+_EXPLICIT_SET_OTHER = (
+    re.compile(rf"(?i)^\s*welche[rs]?\s+(?:dieser|von\s+diesen)(?:\s+{_DE_NOUN})?\s+(?P<rest>\S.*)$"),
+    re.compile(rf"(?i)^\s*(?:quel(?:le)?s?|lequel|laquelle|lesquel(?:le)?s)\s+(?:de|parmi)\s+ces(?:\s+{_FR_NOUN})?\s+(?P<rest>\S.*)$"),
+    re.compile(rf"(?i)^\s*¿?\s*(?:qué|cuál(?:es)?)\s+de\s+(?:estos|estas|ellos|ellas)(?:\s+{_ES_NOUN})?\s+(?P<rest>\S.*)$"),
+    re.compile(rf"^\s*(?:这些|以上|上述)(?:{_ZH_NOUN})?(?:中|里|当中)?(?:有)?(?:哪些|哪家|哪个|哪一家)(?:{_ZH_NOUN})?(?P<rest>\S.*)$"),
+)
+_BARE_SET_OTHER = (
+    re.compile(rf"(?i)^\s*welche[rs]?\s+{_DE_NOUN}\s+(?P<rest>\S.*)$"),
+    re.compile(rf"(?i)^\s*(?:quel(?:le)?s?)\s+{_FR_NOUN}\s+(?P<rest>\S.*)$"),
+    re.compile(rf"(?i)^\s*¿?\s*(?:qué|cuáles)\s+{_ES_NOUN}\s+(?P<rest>\S.*)$"),
+    re.compile(rf"^\s*(?:哪些|哪家|哪个|哪一家){_ZH_NOUN}(?P<rest>\S.*)$"),
+)
 _BARE_SET = (
     # the noun heads the phrase: "Which service providers …" names a kind of company
     re.compile(rf"(?i)^\s*(?:which|what)\s+{_SET_NOUN}\s+(?!{_SET_NOUN}\b){_NOT_SUBJECT}(?P<rest>\S.*)$"),
@@ -180,9 +198,11 @@ def across_vendors(question: str, vendor_chosen: bool = False) -> str | None:
     sell data?" and, when no vendor is named or chosen, "Which policies mention the GDPR?" or "Does any company sell
     data?". An object question ("Which companies does Kipsu share data with?") and a named kind ("Which advertising
     companies …") ask for names instead. With a vendor chosen, "which vendors …" means that vendor's vendors, so only
-    a selection ("of these …", "any of them") counts.
+    a selection ("of these …", "any of them") counts. German, French, Spanish and Chinese choices are read too
+    ("Welche dieser Anbieter teilen Daten mit Werbetreibenden?" -> "teilen Daten mit Werbetreibenden?").
     """
-    for pattern in _EXPLICIT_SET if vendor_chosen else (*_EXPLICIT_SET, *_BARE_SET):
+    explicit = (*_EXPLICIT_SET, *_EXPLICIT_SET_OTHER)
+    for pattern in explicit if vendor_chosen else (*explicit, *_BARE_SET, *_BARE_SET_OTHER):
         if match := pattern.match(question):
             rest = match.group("rest").strip()
             return rest if re.search(r"\w", rest) else None

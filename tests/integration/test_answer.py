@@ -294,6 +294,13 @@ def test_which_of_these_vendors_asks_every_policy_and_never_wants_a_company_name
                                   for c in row.answer.citations), (document.vendor, row.answer.text)
 
 
+def test_the_same_choice_asked_in_german_is_put_to_every_policy(engine: Engine) -> None:
+    answer = engine.ask("Welche dieser Anbieter teilen Daten mit Werbetreibenden?")
+    assert sorted(answer.vendors) == sorted(engine.vendors())
+    for vendor in engine.vendors():
+        assert vendor in {c.vendor for c in answer.citations} or f"{vendor}'s privacy policy does not say" in answer.text
+
+
 def test_a_question_about_one_vendors_vendors_is_not_asked_of_every_policy(engine: Engine) -> None:
     named = engine.ask("Which companies does Kipsu share personal information with?")
     chosen = engine.ask("Which vendors receive my data?", vendor="Kipsu")

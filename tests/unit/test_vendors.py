@@ -115,6 +115,11 @@ def test_vendor_names_are_stripped_from_the_retrieval_query(documents, question:
         ("Which of the five vendors let me delete my account?", "let me delete my account?"),
         ("Which policies mention the GDPR?", "mention the GDPR?"),
         ("Does any company sell data?", "sell data?"),
+        ("Welche dieser Anbieter teilen Daten mit Werbetreibenden?", "teilen Daten mit Werbetreibenden?"),
+        ("Lesquelles de ces entreprises vendent mes données ?", "vendent mes données ?"),
+        ("¿Cuáles de estas empresas comparten datos con anunciantes?", "comparten datos con anunciantes?"),
+        ("这些公司中哪些与广告商共享数据？", "与广告商共享数据？"),
+        ("¿Qué empresas venden mis datos?", "venden mis datos?"),
     ],
 )
 def test_a_choice_among_the_policies_is_put_to_each_of_them(question: str, asked_of_each: str) -> None:
@@ -131,6 +136,10 @@ def test_a_choice_among_the_policies_is_put_to_each_of_them(question: str, asked
         "Which of the following data does Kipsu collect?",
         "Is any of my data sold?",
         "Which of these?",
+        "Welche Daten sammelt Kipsu?",
+        "Quelles données Kipsu collecte-t-il ?",
+        "¿Qué datos recopila Kipsu?",
+        "哪些数据会被收集？",
     ],
 )
 def test_questions_asking_for_names_or_about_data_are_not_a_choice_among_policies(question: str) -> None:
@@ -141,3 +150,5 @@ def test_with_a_vendor_chosen_only_an_explicit_choice_counts() -> None:
     """With Kipsu chosen, "Which vendors receive my data?" asks for Kipsu's vendors; "any of these" still chooses."""
     assert across_vendors("Which vendors receive my data?", vendor_chosen=True) is None
     assert across_vendors("Do any of these vendors sell my data?", vendor_chosen=True) == "sell my data?"
+    assert across_vendors("Welche Anbieter verkaufen meine Daten?", vendor_chosen=True) is None
+    assert across_vendors("Welche dieser Anbieter verkaufen Daten?", vendor_chosen=True) == "verkaufen Daten?"
