@@ -53,9 +53,9 @@ def content_tokens(question: str, vendor_tokens: set[str]) -> list[str]:
 
 
 # Verbs a question is phrased with that say nothing of its topic ("Which vendors let me …", "What happens to …",
-# "Which policies mention …"): a policy without them is not missing anything the reader asked about.
+# "Which policies mention …", "Can I ask Acme to …"): a policy without them is not missing anything the reader asked about.
 _PHRASING_VERBS = frozenset(t for w in ("let", "lets", "happen", "happens", "want", "need", "know", "think", "mean",
-                                        "mention", "explain", "describe", "talk") for t in tokenize(w))
+                                        "mention", "explain", "describe", "talk", "ask", "tell", "say") for t in tokenize(w))
 
 
 def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: frozenset[str] | set[str]) -> list[str]:

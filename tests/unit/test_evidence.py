@@ -355,5 +355,6 @@ def test_words_the_policy_never_uses_are_named_as_the_question_spells_them() -> 
     assert words_absent_from("Does Acme sell or rent my data?", acme, no_selling) == ["sell", "rent"]
     # the verbs a question is phrased with are not its topic: only "sell" is missing here
     assert words_absent_from("What happens if Acme sells my data? Does it let me know?", acme, no_selling) == ["sells"]
+    assert words_absent_from("Can I ask Acme to tell me who buys my data?", acme, no_selling) == ["buys"]
     assert synonym_words("selling") == ["sale", "sold", "broker"]
     assert synonym_words("rent") == []
