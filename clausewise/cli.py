@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import clausewise.offline  # noqa: F401  (before any ML import)
@@ -96,35 +97,69 @@ def _engine(args: argparse.Namespace):
     return Engine(_settings(args))
 
 
-def _read_batch(path: Path) -> list[dict]:
+MAX_LISTED_PROBLEMS = 20  # bad batch lines named one by one; the rest are counted
+
+
+def _read_batch(path: Path, engine) -> list[dict]:
+    """The batch file's questions, every line checked before any is answered (valid JSON, a question, a vendor the
+    store knows, resolved to its spelling): all bad lines are reported at once and nothing is answered, so a typo on
+    line 400 neither costs the 399 answers before it nor hides the next typo."""
+    from rag.api import UnknownVendorError
+
     if not path.is_file():
         raise UserError(f"batch file not found: {path}")
-    rows = []
+    rows, problems, unknown_vendor = [], [], False
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
+            continue
         if not isinstance(row, dict) or not str(row.get("question", "")).strip():
-            raise UserError(f'{path}:{number}: each line needs {{"id", "question", "vendor"?}}')
+            problems.append(f'{path}:{number}: each line needs {{"id", "question", "vendor"?}}')
+            continue
+        if row.get("vendor"):
+            try:
+                row = {**row, "vendor": engine.resolve_vendor(str(row["vendor"]))}
+            except UnknownVendorError as exc:
+                unknown_vendor = unknown_vendor or not exc.candidates
+                problems.append(f"{path}:{number}: " + (str(exc) if exc.candidates else f"unknown vendor '{exc.name}'"))
+                continue
         rows.append(row)
+    if problems:
+        listed = problems[:MAX_LISTED_PROBLEMS]
+        more = [f"... and {len(problems) - len(listed)} more"] if len(problems) > len(listed) else []
+        known = ([f"known vendors: {', '.join(engine.vendors()) or '(none: run clausewise ingest)'}"]
+                 if unknown_vendor else [])
+        raise UserError("\n".join([f"{len(problems)} bad line(s) in the batch file; nothing was answered:",
+                                   *listed, *more, *known]))
     return rows
 
 
-def _write_rows(rows: list[dict], fmt: str) -> None:
-    if fmt == "csv":
-        import csv
+def _batch_progress(rows: list[dict], what: str):
+    from tqdm import tqdm
 
-        flat = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows]
-        fields = list(dict.fromkeys(k for r in flat for k in r))
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(flat)
-    else:
-        for row in rows:
+    return tqdm(rows, desc=what, unit="q", file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+def _write_rows(rows: Iterable[dict], fmt: str) -> None:
+    """Write each row as soon as it is ready (a batch stopped halfway keeps what it answered): JSON lines, or CSV
+    whose columns are the first row's (lists and objects as JSON)."""
+    import csv
+
+    writer = None
+    for row in rows:
+        if fmt == "csv":
+            flat = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in row.items()}
+            if writer is None:
+                writer = csv.DictWriter(sys.stdout, fieldnames=list(flat))
+                writer.writeheader()
+            writer.writerow(flat)
+        else:
             print(json.dumps(row, ensure_ascii=False))
+        sys.stdout.flush()
 
 
 def _chunk_row(item) -> dict:
@@ -137,11 +172,12 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     engine = _engine(args)
     vendor = [engine.resolve_vendor(args.vendor)] if args.vendor else None
     if args.batch:
-        rows = []
-        for row in _read_batch(Path(args.batch)):
-            v = [engine.resolve_vendor(row["vendor"])] if row.get("vendor") else vendor
-            rows.append({"id": row.get("id"), "chunks": [_chunk_row(i) for i in engine.retriever.search(row["question"], v, args.k)]})
-        _write_rows(rows, args.format)
+        def retrieved(row: dict) -> dict:
+            found = engine.retriever.search(row["question"], [row["vendor"]] if row.get("vendor") else vendor, args.k)
+            return {"id": row.get("id"), "chunks": [_chunk_row(i) for i in found]}
+
+        rows = _read_batch(Path(args.batch), engine)
+        _write_rows(map(retrieved, _batch_progress(rows, "retrieve")), args.format)
         return 0
     if not args.question:
         raise UserError("give a question, or --batch FILE.jsonl")
@@ -170,11 +206,12 @@ def _print_answer(answer) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine(args)
     if args.batch:
-        rows = []
-        for row in _read_batch(Path(args.batch)):
+        def answered(row: dict) -> dict:
             answer = engine.ask(row["question"], vendor=row.get("vendor") or args.vendor, backend=args.backend)
-            rows.append({"id": row.get("id"), **answer.to_dict()})
-        _write_rows(rows, args.format)
+            return {"id": row.get("id"), **answer.to_dict()}
+
+        rows = _read_batch(Path(args.batch), engine)
+        _write_rows(map(answered, _batch_progress(rows, "ask")), args.format)
         return 0
     if not args.question:
         raise UserError("give a question, or --batch FILE.jsonl")

@@ -66,7 +66,12 @@ def _name_tokens(name: str) -> tuple[str, ...]:
 
 
 class UnknownVendorError(ValueError):
-    """The vendor the user named is not in the store."""
+    """The vendor the user named is not in the store, or names several of its vendors (`candidates`)."""
+
+    def __init__(self, message: str, name: str = "", candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.candidates = candidates
 
 
 @dataclass(frozen=True)
@@ -182,10 +187,15 @@ class Engine:
         for vendor in known:
             if vendor.lower() == name.strip().lower():
                 return vendor
-        found = detect_vendors(name, self.documents()).vendors
-        if len(found) == 1:
-            return found[0]
-        raise UnknownVendorError(f"unknown vendor '{name}'. Known vendors: {', '.join(known) or '(none: run clausewise ingest)'}")
+        detection = detect_vendors(name, self.documents())
+        if len(detection.vendors) == 1:
+            return detection.vendors[0]
+        if detection.ambiguous:
+            candidates = tuple(sorted({v for _, vs in detection.ambiguous for v in vs}))
+            raise UnknownVendorError(f"vendor '{name}' is ambiguous: it could be {' or '.join(candidates)}; name one",
+                                     name, candidates)
+        raise UnknownVendorError(f"unknown vendor '{name}'. Known vendors: {', '.join(known) or '(none: run clausewise ingest)'}",
+                                 name)
 
     def backend_label(self, backend: str | None = None) -> str:
         try:

@@ -327,6 +327,14 @@ def test_an_unknown_vendor_is_an_error_that_lists_the_known_ones(engine: Engine)
         engine.compare("How long is data kept?", ["Kipsu", "Acme Analytics"])
 
 
+def test_a_vendor_name_that_fits_two_vendors_is_an_error_naming_both(engine: Engine) -> None:
+    with pytest.raises(UnknownVendorError) as raised:
+        engine.ask("How long is data kept?", vendor="Kim")
+
+    assert "ambiguous" in str(raised.value)
+    assert raised.value.candidates == ("Dr. Kim's Veterinary Clinic", "kim.cc")
+
+
 def test_an_empty_store_is_an_error_not_an_empty_answer(settings_factory) -> None:
     empty = Engine(settings_factory(backend="extractive"))
 
