@@ -22,7 +22,7 @@ from functools import lru_cache
 # an account, is not "contato", a contact).
 GLOSSARY: tuple[tuple[str, ...], ...] = (
     ("retain store keep",
-     "speicher, aufbewahr, behalt",
+     "speicher, bewahr, behalt",
      "conserv, stock, gard",
      "conserv, guard, almacen, reten, retien",
      "保存, 保留, 存储, 储存",
@@ -291,10 +291,16 @@ def _patterns() -> dict[str, list[tuple[re.Pattern[str], str]]]:
     return patterns
 
 
+def english_concepts(question: str, language: str) -> list[list[str]]:
+    """The privacy concepts a question in `language` (one of LANGUAGES) names, each as the English words a policy
+    would use for it ("Wie lange bewahrt …" -> [["how", "long", "period"], ["retain", "store", "keep"]]); [] for others."""
+    concepts: list[str] = []
+    for pattern, english in _patterns().get(language, []):
+        if pattern.search(question) and english not in concepts:
+            concepts.append(english)
+    return [english.split() for english in concepts]
+
+
 def english_terms(question: str, language: str) -> list[str]:
     """English words for the privacy concepts a question in `language` (one of LANGUAGES) names; [] for others."""
-    terms: list[str] = []
-    for pattern, english in _patterns().get(language, []):
-        if pattern.search(question) and english not in terms:
-            terms.append(english)
-    return " ".join(terms).split()
+    return [word for concept in english_concepts(question, language) for word in concept]

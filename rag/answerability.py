@@ -29,7 +29,7 @@ from rag.evidence import (
     has_attribute,
     token_coverage,
 )
-from rag.lexical import synonym_words, tokenize
+from rag.lexical import SYNONYMS, synonym_words, tokenize
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 KEY_TERMS = 2  # the question's rarest content terms that the evidence clause should contain
@@ -104,6 +104,11 @@ def weakest_word_match(question: WordVectors, sentence: WordVectors, vendor_toke
     return max(0.0, min(matches, default=1.0))
 
 
+def concept_share(concepts: list[list[str]], tokens: set[str] | frozenset[str]) -> float:
+    """The share of `concepts` (each the stems of the words that name it) with a stem, or its synonym, in `tokens`."""
+    return sum(any(t in tokens or SYNONYMS.get(t, set()) & tokens for t in c) for c in concepts) / len(concepts)
+
+
 def measure(
     question: str,
     best: Sentence,
@@ -113,10 +118,14 @@ def measure(
     policy: Vocabulary,
     weakest_word: float = math.nan,
     across_languages: bool = False,
+    concepts: list[list[str]] = (),
 ) -> Signals:
     """The signals for the best sentence (ranked first by `score_sentences`) of one vendor's evidence;
     `weakest_word` is `weakest_word_match` for that sentence (nan where it is undefined: across languages). Across
-    languages the question shares no words with the policy, so the word-overlap signals are undefined (nan) too."""
+    languages the question shares no words with the policy, so the word-overlap signals are undefined (nan) too —
+    except where the glossary names the question's privacy concepts in the policy's language (`concepts`, stems of
+    each one's words): then the coverage and key-term signals are the share of those concepts the best sentence, its
+    clause and the policy use (a phrase has no translation: those two stay undefined)."""
     q_tokens = content_tokens(question, vendor_tokens)
     chunk = best.scored.chunk
     clause = Vocabulary.of([tokenize(chunk.embed_text)])
@@ -143,13 +152,23 @@ def measure(
         weakest_word_match=weakest_word,
     )
     if across_languages:
-        signals = replace(signals, **{name: math.nan for name in WORD_OVERLAP_SIGNALS})
+        overlap = {name: math.nan for name in WORD_OVERLAP_SIGNALS}
+        if concepts:
+            in_sentence = concept_share(concepts, set(tokenize(best.text)))
+            in_clause = concept_share(concepts, clause.tokens)
+            in_policy = concept_share(concepts, policy.tokens)
+            overlap.update(sentence_coverage=in_sentence, key_term_in_sentence=in_sentence, clause_coverage=in_clause,
+                           key_term_coverage=in_clause, key_term_in_policy=in_policy, policy_coverage=in_policy)
+        signals = replace(signals, **overlap)
     return signals
 
 
 @dataclass(frozen=True)
 class AnswerabilityModel:
-    """Logistic regression on standardised signals; answer when P(answerable) >= threshold."""
+    """Logistic regression on standardised signals; answer when P(answerable) >= threshold. Across languages (a
+    question in one language, the policy's text in another) the word signals are undefined and the similarities come
+    from the multilingual model, so P is read against a threshold of its own (`threshold_across_languages`, fitted
+    on such questions; None: the same threshold)."""
 
     weights: tuple[float, ...]
     bias: float
@@ -157,6 +176,13 @@ class AnswerabilityModel:
     scale: tuple[float, ...]
     threshold: float
     provenance: dict
+    threshold_across_languages: float | None = None
+
+    def threshold_for(self, across_languages: bool) -> float:
+        """The threshold P(answerable) must reach for evidence matched within one language or across two."""
+        if across_languages and self.threshold_across_languages is not None:
+            return self.threshold_across_languages
+        return self.threshold
 
     def probability(self, signals: Signals) -> float:
         # an undefined signal (nan) counts as its fitted mean: it pulls neither way
@@ -167,8 +193,13 @@ class AnswerabilityModel:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def at_threshold(self, threshold: float | None) -> AnswerabilityModel:
-        """The same model deciding at `threshold` (an operator's choice of strictness); None keeps the fitted one."""
-        return self if threshold is None else replace(self, threshold=threshold)
+        """The same model deciding at `threshold` (an operator's choice of strictness; the threshold across languages
+        moves by as much); None keeps the fitted ones."""
+        if threshold is None:
+            return self
+        across = self.threshold_across_languages
+        moved = None if across is None else min(1.0, max(0.0, across + threshold - self.threshold))
+        return replace(self, threshold=threshold, threshold_across_languages=moved)
 
     @classmethod
     def neutral(cls) -> AnswerabilityModel:
@@ -185,8 +216,9 @@ class AnswerabilityModel:
         if data.get("features") != FEATURES:
             raise ValueError(f"answerability weights were fitted for features {data.get('features')}, not {FEATURES}: "
                              "run `clausewise calibrate`")
+        across = data.get("threshold_across_languages")
         return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
-                   float(data["threshold"]), dict(data.get("provenance", {})))
+                   float(data["threshold"]), dict(data.get("provenance", {})), None if across is None else float(across))
 
 
 @lru_cache(maxsize=4)
@@ -224,11 +256,18 @@ def absent_words_notice(vendor: str, words: list[str], answered: bool) -> str:
     return f"{fact}: what is quoted for that part of the question says it in other words, if at all." if answered else f"{fact}."
 
 
-def decide(question: str, signals: Signals, model: AnswerabilityModel) -> tuple[bool, str, float]:
+UNCONFIRMED_ACROSS_LANGUAGES = ("matched only across languages, no clause is a clear answer: check the closest clauses "
+                                "below, they may still speak to it")
+
+
+def decide(question: str, signals: Signals, model: AnswerabilityModel,
+           across_languages: bool = False) -> tuple[bool, str, float]:
     """(answered, reason when not, P(answerable)). A missing asked value (no e-mail for "which e-mail") always refuses."""
     if missing := missing_value(question, signals):
         return False, f"the policy gives no {missing} for this", 0.0
     p = model.probability(signals)
-    if p < model.threshold:
-        return False, "no clause addresses what is asked", p
+    if p < model.threshold_for(across_languages):
+        # within one language this would have been answered: say the closest clauses may still speak to it
+        return False, (UNCONFIRMED_ACROSS_LANGUAGES if across_languages and p >= model.threshold
+                       else "no clause addresses what is asked"), p
     return True, "", p

@@ -20,6 +20,7 @@ from functools import lru_cache, partial
 from urllib.parse import quote as urlquote
 
 import clausewise.offline  # noqa: F401
+from clausewise.glossary import english_concepts
 from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
@@ -93,6 +94,7 @@ class VendorEvidence:
     reason: str = ""
     signals: Signals | None = None
     probability: float = 0.0
+    across_languages: bool = False  # the question and the quoted text are in different languages
 
     @property
     def chosen(self) -> list[Sentence]:
@@ -116,7 +118,8 @@ class _Draft:
     citations: list[Citation]
     refused: bool
     related: list[Citation]
-    weak: dict[str, float] = field(default_factory=dict)  # vendor -> probability, for answers that only just passed
+    weak: dict[str, tuple[float, float]] = field(default_factory=dict)  # vendor -> (probability, threshold), for
+    # answers that only just passed
     reason: str = ""
 
 
@@ -257,7 +260,7 @@ class Engine:
                 yield StreamEvent("token", text=piece)
         answer.text, answer.citations, answer.refused, answer.related = draft.text, draft.citations, draft.refused, draft.related
         answer.weak_matches = list(draft.weak)
-        answer.notices.extend(weak_match_notice(v, p, self.answerability.threshold) for v, p in draft.weak.items())
+        answer.notices.extend(weak_match_notice(v, p, threshold) for v, (p, threshold) in draft.weak.items())
         answer.notices.extend(self._absent_words_notices(query, groups, answer, named=bool(vendors) and not every_policy))
         if every_policy:
             answer.notices.append(f"Asked of each of the store's {len(vendors)} policies on its own (the question asks which "
@@ -387,10 +390,13 @@ class Engine:
         # across languages word pieces do not align: the weakest word match is undefined, like the word-overlap signals
         weakest = math.nan if across_languages else weakest_word_match(
             embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
+        # across languages into English, the glossary says which privacy concepts the question names, in English
+        concepts = ([[t for w in words for t in tokenize(w)] for words in english_concepts(query, detect_language(query))]
+                    if across_languages and ranked[0].scored.chunk.lang == "en" else [])
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
-                          weakest, across_languages)
-        answered, reason, probability = decide(query, signals, self.answerability)
-        return VendorEvidence(vendor, chosen, answered, reason, signals, probability)
+                          weakest, across_languages, concepts)
+        answered, reason, probability = decide(query, signals, self.answerability, across_languages)
+        return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages)
 
     def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
         """Quote the policy's own sentences that answer the question, attributed and cited."""
@@ -401,8 +407,9 @@ class Engine:
             if not found.answered:
                 refusals.append(f"{vendor}'s privacy policy does not say ({found.reason}).")
                 continue
-            if found.probability < self.answerability.threshold + WEAK_MATCH_MARGIN:
-                weak[vendor] = found.probability
+            threshold = self.answerability.threshold_for(found.across_languages)
+            if found.probability < threshold + WEAK_MATCH_MARGIN:
+                weak[vendor] = (found.probability, threshold)
             for item, start, end in cited_spans(found.chosen):
                 numbers[item.chunk.clause_id] = len(numbers) + 1
                 citations.append(self._citation(numbers[item.chunk.clause_id], item, start, end))

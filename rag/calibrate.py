@@ -10,8 +10,11 @@ Cases are (question, vendor) decisions: should the answer quote the policy, or s
             policies and HELD-APART policies that calibration never sees (reported separately);
 * fresh   — tests/fixtures/fresh_questions.jsonl: more questions of the written kinds, only ever reported (held apart);
 * multilingual — tests/fixtures/multilingual_questions.jsonl: 40 answerable questions in German, French, Spanish and
-            Chinese about the English policies, and multilingual_pt_it_nl (30 in Portuguese, Italian, Dutch): only
-            ever reported (held apart).
+            Chinese about the English policies, multilingual_unanswerable (30 the policies do not answer, in the
+            same languages) and multilingual_seed (tests/fixtures/multilingual.jsonl: seed questions translated, 40
+            answerable, 20 not): folded like seed and written; they fit the threshold across languages;
+* multilingual_unanswerable_2 (18 more, translated from fresh's) and multilingual_pt_it_nl (30 answerable, in
+            Portuguese, Italian, Dutch): only ever reported (held apart).
 
 Folds: seed and written questions by a hash of their id (a compare question's rows stay together), PolicyQA tuning
 policies round-robin by policy. Each fold is scored by a model fitted on the other folds (weights AND threshold), so
@@ -24,7 +27,7 @@ import hashlib
 import json
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import clausewise.offline  # noqa: F401  (before any ML import)
@@ -38,6 +41,13 @@ FOLDS = 5
 SEED_SETS = {
     "seed": PROJECT_ROOT / "tests" / "fixtures" / "seed_dev.jsonl",
     "written": PROJECT_ROOT / "tests" / "fixtures" / "written_questions.jsonl",
+    # questions in German, French, Spanish and Chinese about the English policies (tenth round: folded like the
+    # others, so the threshold across languages is fitted and scored out of fold): 40 answerable, and 30 the policy
+    # does not answer (translations of fresh_questions_2's unanswerable questions)
+    "multilingual": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions.jsonl",
+    "multilingual_unanswerable": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_unanswerable.jsonl",
+    # the seed set's questions translated (answerable and not), and their English originals
+    "multilingual_seed": PROJECT_ROOT / "tests" / "fixtures" / "multilingual.jsonl",
 }
 # Gold sets in the same format that calibration only reports, never fits on (every case held apart): both were written
 # after the decision's signals were chosen, by helpers who read only the policies, never the system.
@@ -45,9 +55,14 @@ HELD_APART_SETS = {
     "fresh": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions.jsonl",
     "fresh_2": PROJECT_ROOT / "tests" / "fixtures" / "fresh_questions_2.jsonl",  # eighth round, g001-g060
     "compare": PROJECT_ROOT / "tests" / "fixtures" / "compare_questions.jsonl",  # eighth round: 63 compare rows
-    "multilingual": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions.jsonl",
+    "multilingual_unanswerable_2": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_unanswerable_2.jsonl",  # 18
+    # translations of fresh_questions' unanswerable questions
     "multilingual_pt_it_nl": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions_pt_it_nl.jsonl",
 }
+# Tuning sets asked (almost) only across languages: they fit the threshold across languages, not the model's weights
+# or its main threshold (which they would pull with a handful of same-language cases weighing as a whole gold set).
+THRESHOLD_ONLY_SETS = frozenset({"multilingual", "multilingual_unanswerable", "multilingual_seed"})
+MAX_FALSE_REFUSALS_ACROSS_LANGUAGES = 0.1  # issue #10's bar for false refusals
 POLICYQA_DIR = PROJECT_ROOT.parent / "shared" / "eval" / "policyqa"
 HELD_APART_POLICIES = 3  # PolicyQA dev policies never used for tuning (picked with a fixed seed)
 SPLIT_SEED = 20261202
@@ -68,6 +83,7 @@ class Case:
     gold: list[list[list]] = field(default_factory=list)  # groups of [file, start, end]
     compare_row: bool = False
     fold: int = -1  # -1: held apart
+    across_languages: bool = False  # the question's language is not that of the evidence (the multilingual model)
 
 
 def split_policyqa(policies: list[str]) -> tuple[list[str], list[str]]:
@@ -120,7 +136,8 @@ def _cases_for(engine, item, source: str, kind: str, fold: int) -> list[Case]:
         cited = [[engine_source(engine, i.chunk.doc_id), a, b] for i, a, b in cited_spans(found.picked)]
         answerable = vendor not in item.not_stated if item.is_compare else item.answerable
         cases.append(Case(source, item.id, vendor, kind, answerable, found.signals.vector(), value_missing, cited,
-                          [[[g.source, g.start, g.end] for g in group] for group in item.groups], item.is_compare, fold))
+                          [[[g.source, g.start, g.end] for g in group] for group in item.groups], item.is_compare, fold,
+                          found.across_languages))
     return cases
 
 
@@ -170,25 +187,46 @@ def _weights(cases: list[Case]) -> list[float]:
     return [1.0 / cells[(c.source, c.answerable)] for c in cases]
 
 
-def _balanced_score(cases: list[Case], answered: list[bool]) -> float:
-    """Refusal accuracy on unanswerable cases plus (1 - false refusals) averaged over sources' answerable cases."""
+def _balanced_score(cases: list[Case], answered: list[bool], pooled: bool = False) -> float:
+    """Refusal accuracy on unanswerable cases plus (1 - false refusals) averaged over sources' answerable cases
+    (`pooled`: over all answerable cases, one source)."""
     refused = [not a for c, a in zip(cases, answered, strict=True) if not c.answerable]
     per_source: dict[str, list[bool]] = {}
     for c, a in zip(cases, answered, strict=True):
         if c.answerable:
-            per_source.setdefault(c.source, []).append(a)
+            per_source.setdefault("all" if pooled else c.source, []).append(a)
     answer_rate = mean(sum(v) / len(v) for v in per_source.values())
     return (sum(refused) / len(refused) if refused else 1.0) + (answer_rate if answer_rate is not None else 1.0)
 
 
+def _best_threshold(cases: list[Case], probabilities: list[float], pooled: bool = False,
+                    max_false_refusals: float | None = None) -> float:
+    """The middle of the plateau of thresholds that best balance refusals on `cases`; with `max_false_refusals`, of
+    those that refuse the most unanswerable cases while refusing at most that share of the answerable ones."""
+    import numpy as np
+
+    grid = [round(t, 3) for t in np.arange(0.05, 0.951, 0.01)]
+    if max_false_refusals is not None:
+        answerable = [p for c, p in zip(cases, probabilities, strict=True) if c.answerable]
+        allowed = [t for t in grid if sum(p < t for p in answerable) <= max_false_refusals * len(answerable)]
+        grid = allowed or grid[:1]
+    scores = [_balanced_score(cases, [p >= t for p in probabilities], pooled) for t in grid]
+    best = max(scores)
+    plateau = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-9]
+    return plateau[len(plateau) // 2]
+
+
 def fit(cases: list[Case], provenance: dict | None = None):
-    """A logistic model on standardised signals and the threshold that best balances refusals on `cases`."""
+    """A logistic model on standardised signals and the threshold that best balances refusals, fitted on the gold
+    sets' cases (THRESHOLD_ONLY_SETS left out), then a second threshold fitted the same way on the cases matched
+    across languages (their word signals are undefined: only the similarities speak, on another model's scale)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from rag.answerability import AnswerabilityModel
 
-    usable = [c for c in cases if not c.value_missing]
+    main = [c for c in cases if c.source not in THRESHOLD_ONLY_SETS]
+    usable = [c for c in main if not c.value_missing]
     x = np.array([c.signals for c in usable], dtype=float)
     y = np.array([c.answerable for c in usable], dtype=int)
     mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
@@ -198,12 +236,16 @@ def fit(cases: list[Case], provenance: dict | None = None):
     clf.fit((x - mu) / sd, y, sample_weight=np.array(_weights(usable)))
     model = AnswerabilityModel(tuple(float(w) for w in clf.coef_[0]), float(clf.intercept_[0]), tuple(map(float, mu)),
                                tuple(map(float, sd)), 0.5, provenance or {})
-    probabilities = [_probability(model, c) for c in cases]
-    grid = [round(t, 3) for t in np.arange(0.05, 0.951, 0.01)]
-    scores = [_balanced_score(cases, [p >= t for p in probabilities]) for t in grid]
-    best = max(scores)
-    plateau = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-9]
-    return AnswerabilityModel(model.weights, model.bias, model.mean, model.scale, plateau[len(plateau) // 2], model.provenance)
+    threshold = _best_threshold(main, [_probability(model, c) for c in main])
+    # across languages the answerable cases are pooled (nearly all come from one set, and a per-set average would let
+    # the few English questions matched across languages weigh as much as all of them), and the threshold refuses at
+    # most MAX_FALSE_REFUSALS_ACROSS_LANGUAGES of them: where only similarities speak, the balance alone would buy
+    # refusals with answers the policy does give (docs/evaluation.md, tenth round)
+    across = [c for c in cases if c.across_languages]
+    both_kinds = {c.answerable for c in across} == {True, False}
+    across_threshold = (_best_threshold(across, [_probability(model, c) for c in across], pooled=True,
+                                        max_false_refusals=MAX_FALSE_REFUSALS_ACROSS_LANGUAGES) if both_kinds else None)
+    return replace(model, threshold=threshold, threshold_across_languages=across_threshold)
 
 
 def _probability(model, case: Case) -> float:
@@ -214,7 +256,7 @@ def _probability(model, case: Case) -> float:
 
 def score(model, cases: list[Case]) -> dict:
     """Refusal accuracy, false refusals, citation precision and compare rows for `model` on `cases`."""
-    answered = [_probability(model, c) >= model.threshold for c in cases]
+    answered = [_probability(model, c) >= model.threshold_for(c.across_languages) for c in cases]
     out: dict = {"cases": len(cases)}
     singles = [(c, a) for c, a in zip(cases, answered, strict=True) if not c.compare_row]
     rows = [(c, a) for c, a in zip(cases, answered, strict=True) if c.compare_row]
@@ -246,6 +288,7 @@ def cross_validate(cases: list[Case]) -> list[dict]:
         test = [c for c in tuned if c.fold == fold]
         model = fit(train)
         report.append({"fold": fold, "threshold": model.threshold,
+                       "threshold_across_languages": model.threshold_across_languages,
                        "by_source": {s: score(model, [c for c in test if c.source == s]) for s in sorted({c.source for c in test})}})
     return report
 
@@ -328,5 +371,6 @@ def summary_text(result: dict) -> str:
     for source, held in result["held_apart"].items():
         lines.append(f"held apart, never tuned on: {source:13} "
                      + "  ".join(f"{k}={v:.3f}" for k, v in held.items() if isinstance(v, float)))
-    lines.append(f"threshold {result['model']['threshold']}; weights {dict(zip(result['model']['features'], [round(w, 2) for w in result['model']['weights']], strict=True))}")
+    lines.append(f"threshold {result['model']['threshold']} (across languages "
+                 f"{result['model'].get('threshold_across_languages')}); weights {dict(zip(result['model']['features'], [round(w, 2) for w in result['model']['weights']], strict=True))}")
     return "\n".join(lines)

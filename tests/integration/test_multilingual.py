@@ -20,6 +20,7 @@ from clausewise.multilingual import MultilingualIndex
 from clausewise.settings import Settings
 from clausewise.text import CJK, detect_lang
 from ingest.pipeline import Ingestor
+from rag.answerability import UNCONFIRMED_ACROSS_LANGUAGES
 from rag.api import Engine
 from rag.goldsets import locate, read_jsonl
 from rag.multilingual import CROSS_LANGUAGE_CAVEAT
@@ -111,8 +112,14 @@ def test_how_long_kipsu_keeps_data_asked_in_another_language_quotes_the_retentio
     item = next(r for r in TRANSLATED if r["translates"] == "q015" and r["lang"] == lang)  # "How long does Kipsu keep data?"
     answer = engine.ask(item["question"], vendor="Kipsu")
 
-    assert not answer.refused, answer.text
-    first = answer.citations[0]
+    if answer.refused:
+        # across languages the decision needs more than it does within one (a threshold of its own, docs/evaluation.md
+        # tenth round): German falls just short (0.837 against 0.84). It must then say the match is only unconfirmed
+        # and show the retention clause first among the closest ones, never claim plain silence.
+        assert UNCONFIRMED_ACROSS_LANGUAGES in answer.text, answer.text
+        first = answer.related[0]
+    else:
+        first = answer.citations[0]
     assert any(first.document == doc and first.start < end and start < first.end for doc, start, end in gold(item)), answer.text
 
 
@@ -227,3 +234,27 @@ def test_translated_questions_are_answered_with_their_clause_and_most_unanswerab
     assert len(refused) <= 2, f"refused although the policy answers: {refused}"
     assert sum(precision) / len(precision) >= 0.7
     assert sum(answers[r["id"]].refused for r in unanswerable) >= 15
+
+
+UNANSWERABLE_ACROSS = read_jsonl(FIXTURES / "multilingual_unanswerable.jsonl")  # tuning (cross-validated)
+UNANSWERABLE_ACROSS_HELD = read_jsonl(FIXTURES / "multilingual_unanswerable_2.jsonl")  # held apart, never tuned on
+
+
+def test_questions_in_other_languages_the_policy_does_not_answer_are_mostly_refused(engine) -> None:
+    # Translations of the fresh sets' unanswerable questions (an absent detail, another vendor's practice, an
+    # out-of-scope topic, a false premise) in German, French, Spanish and Chinese. One threshold for all questions
+    # refused 7 % / 17 % of them; the threshold across languages 42 % (cross-validated) / 50 % (held apart).
+    for rows, bar in ((UNANSWERABLE_ACROSS, 0.35), (UNANSWERABLE_ACROSS_HELD, 0.4)):
+        answers = {r["id"]: engine.ask(r["question"], vendor=r["vendors"][0]) for r in rows}
+        refused = [i for i, a in answers.items() if a.refused]
+        answered = {i: a.text[:120] for i, a in answers.items() if not a.refused}
+        assert len(refused) / len(rows) >= bar, f"answered anyway: {answered}"
+        for i in refused:
+            assert "does not say" in answers[i].text and answers[i].related and not answers[i].citations
+
+
+def test_questions_in_other_languages_the_policy_answers_are_still_answered(engine) -> None:
+    # the threshold across languages refuses at most 10 % of the tuning sets' answerable questions (measured: 7 %
+    # cross-validated on the 40 new questions; 0 of the 30 held-apart Portuguese, Italian and Dutch ones)
+    refused = [r["id"] for r in NEW_QUESTIONS if engine.ask(r["question"], vendor=r["vendors"][0]).refused]
+    assert len(refused) / len(NEW_QUESTIONS) <= 0.12, f"refused although the policy answers: {refused}"

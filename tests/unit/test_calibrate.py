@@ -3,7 +3,9 @@ policies held apart never reach the fit."""
 
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import replace
 
 from rag.answerability import FEATURES, AnswerabilityModel, Signals
 from rag.calibrate import FOLDS, HELD_APART_POLICIES, Case, cross_validate, fit, score, split_policyqa
@@ -11,7 +13,7 @@ from rag.calibrate import FOLDS, HELD_APART_POLICIES, Case, cross_validate, fit,
 
 def _case(answerable: bool, strength: float, source: str = "written", fold: int = 0, **extra) -> Case:
     """A decision whose signals all sit near `strength` (answerable cases high, unanswerable ones low)."""
-    signals = [min(1.0, max(0.0, strength + random.uniform(-0.1, 0.1))) for _ in FEATURES]
+    signals = [min(1.0, max(0.0, strength + random.uniform(-0.05, 0.05))) for _ in FEATURES]
     gold = [[["p.txt", 0, 50]]]
     cited = [["p.txt", 0, 40]] if answerable else [["p.txt", 100, 140]]
     return Case(source, f"q{random.random()}", "Acme", "k", answerable, signals, False, cited, gold, fold=fold, **extra)
@@ -53,6 +55,41 @@ def test_an_undefined_signal_counts_as_its_mean_in_fitting_and_answering() -> No
     assert all(w == w for w in model.weights) and model.mean[last] == model.mean[last], "nan leaked into the fit"
     assert abs(model.probability(undefined) - model.probability(at_mean)) < 1e-9
     assert score(model, cases)["refusal_accuracy"] == 1.0
+
+
+def test_questions_matched_across_languages_get_a_threshold_of_their_own() -> None:
+    random.seed(11)
+    cases = _cases()
+    # across languages every signal reads higher (another model's similarities): unanswerable ones sit where
+    # answerable questions within one language do
+    for i in range(20):
+        cases.append(_case(True, 0.75, source="multilingual", fold=i % FOLDS, across_languages=True))
+        cases.append(_case(False, 0.55, source="multilingual", fold=i % FOLDS, across_languages=True))
+
+    model = fit(cases)
+    within = score(model, [c for c in cases if not c.across_languages])
+    across = score(model, [c for c in cases if c.across_languages])
+
+    assert model.threshold_across_languages is not None and model.threshold_across_languages > model.threshold
+    assert within["refusal_accuracy"] == 1.0 and within["false_refusals"] == 0.0
+    assert across["refusal_accuracy"] == 1.0 and across["false_refusals"] == 0.0
+    # one threshold for both would answer the unanswerable questions across languages
+    assert score(replace(model, threshold_across_languages=None), [c for c in cases if c.across_languages])[
+        "refusal_accuracy"] < 0.5
+    # without questions of both kinds across languages there is nothing to fit: the one threshold serves
+    assert fit([c for c in cases if c.answerable or not c.across_languages]).threshold_across_languages is None
+
+
+def test_an_operators_threshold_moves_the_one_across_languages_by_as_much() -> None:
+    model = replace(fit(_cases()), threshold=0.5, threshold_across_languages=0.7)
+
+    stricter = model.at_threshold(0.6)
+
+    assert (stricter.threshold, round(stricter.threshold_across_languages, 6)) == (0.6, 0.8)
+    assert stricter.threshold_for(across_languages=True) == stricter.threshold_across_languages
+    assert AnswerabilityModel.from_dict(json.loads(stricter.to_json())) == stricter
+    older = {k: v for k, v in json.loads(model.to_json()).items() if k != "threshold_across_languages"}
+    assert AnswerabilityModel.from_dict(older).threshold_for(across_languages=True) == 0.5  # weights of an earlier fit
 
 
 def test_cross_validation_scores_every_fold_with_a_model_fitted_without_it() -> None:

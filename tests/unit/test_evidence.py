@@ -7,7 +7,7 @@ import pytest
 from clausewise.embedding import get_embedder
 from clausewise.settings import Settings
 from clausewise.types import Chunk, ScoredChunk
-from rag.answerability import Vocabulary, decide, load_model, measure
+from rag.answerability import WORD_OVERLAP_SIGNALS, Vocabulary, decide, load_model, measure
 from rag.evidence import (
     CJK_COMPANION_RATIO,
     COMPANION_RATIO,
@@ -132,6 +132,28 @@ def _decide(question: str, best: Sentence, policy: str) -> tuple[bool, str, floa
     idf = idf_table([tokenize(t) for t in texts])
     signals = measure(question, best, [best], idf, {"acme"}, Vocabulary.of([tokenize(policy), tokenize(best.text)]))
     return decide(question, signals, load_model())
+
+
+def test_across_languages_the_word_signals_read_the_glossary_concepts_or_stay_undefined() -> None:
+    import math
+
+    best = sentence("We retain your account data for as long as needed to provide the service.", 0.8, dense=0.4)
+    policy = Vocabulary.of([tokenize(best.text), tokenize("We never share data with advertisers.")])
+    idf = idf_table([tokenize(best.text), tokenize("cookies are small files")])
+    retain = [tokenize("retain store keep")]
+    sell = [tokenize("sell sale")]
+
+    def measured(concepts):
+        return measure("Wie lange bewahrt Acme meine Daten auf?", best, [best], idf, {"acme"}, policy,
+                       across_languages=True, concepts=concepts)
+
+    kept, sold, none = measured(retain), measured(sell), measured([])
+    assert (kept.key_term_in_sentence, kept.key_term_coverage, kept.key_term_in_policy) == (1.0, 1.0, 1.0)
+    assert (sold.key_term_in_sentence, sold.key_term_in_policy, sold.policy_coverage) == (0.0, 0.0, 0.0)
+    assert math.isnan(kept.phrase_in_clause) and math.isnan(kept.weakest_word_match)  # no phrase to translate
+    assert all(math.isnan(getattr(none, name)) for name in WORD_OVERLAP_SIGNALS)  # nothing the glossary names
+    model = load_model()
+    assert model.probability(kept) > model.probability(none) > model.probability(sold)
 
 
 def test_a_missing_value_means_the_policy_does_not_say() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clausewise.glossary import english_terms
+from clausewise.glossary import english_concepts, english_terms
 from clausewise.language import detect_language
 
 
@@ -24,6 +24,13 @@ def test_how_long_is_my_data_kept_asks_for_retention_in_every_language(question:
 def test_a_german_compound_names_its_concept() -> None:
     assert "location" in english_terms("Erhebt Kalodata meine Standortdaten?", "de")
     assert {"sell", "advertising"} <= set(english_terms("Verkauft Kaizenify meine Daten an Werbepartner?", "de"))
+
+
+def test_each_concept_keeps_its_own_english_words() -> None:
+    # a separable German verb ("bewahrt … auf") names retention too
+    assert sorted(english_concepts("Wie lange bewahrt Kipsu Daten auf?", "de")) == [["how", "long", "period"],
+                                                                                  ["retain", "store", "keep"]]
+    assert english_concepts("How long does Kipsu keep my data?", "en") == []
 
 
 def test_words_every_clause_uses_are_not_translated() -> None:
