@@ -347,19 +347,24 @@ def _cell(metrics: dict, key: str, with_interval: bool = False) -> str:
     return f"{value:.2f}" + (f" ({metrics[count]})" if count else "") + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
 
 
+def _thresholds(model: dict) -> str:
+    across = model.get("threshold_across_languages")
+    return f"{model['threshold']:.2f}" + ("" if across is None else f" / {across:.2f}")
+
+
 def markdown_report(result: dict) -> str:
     """Per-fold and mean figures (each fold scored by the model fitted on the other folds), then held-apart data."""
-    lines = ["| fold | threshold | source | refusal accuracy (n) | false refusals (n) | citation precision | compare rows right (n) |",
+    lines = ["| fold | threshold (/ across languages) | source | refusal accuracy (n) | false refusals (n) | citation precision | compare rows right (n) |",
              "|---:|---:|---|---:|---:|---:|---:|"]
     for fold in result["folds"]:
         for source, metrics in fold["by_source"].items():
-            lines.append(f"| {fold['fold']} | {fold['threshold']:.2f} | {source} | "
+            lines.append(f"| {fold['fold']} | {_thresholds(fold)} | {source} | "
                          + " | ".join(_cell(metrics, k) for k in METRICS) + " |")
     for source, metrics in result["cross_validated_mean"].items():
         lines.append(f"| **mean** | | **{source}** | " + " | ".join("–" if metrics.get(k) is None else f"**{metrics[k]:.2f}**"
                                                               for k in METRICS) + " |")
     for source, held in result["held_apart"].items():
-        lines.append(f"| held apart | {result['model']['threshold']:.2f} | {source} | "
+        lines.append(f"| held apart | {_thresholds(result['model'])} | {source} | "
                      + " | ".join(_cell(held, k, with_interval=True) for k in METRICS) + " |")
     return "\n".join(lines) + "\n"
 
