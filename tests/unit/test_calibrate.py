@@ -8,7 +8,16 @@ import random
 from dataclasses import replace
 
 from rag.answerability import FEATURES, AnswerabilityModel, Signals
-from rag.calibrate import FOLDS, HELD_APART_POLICIES, Case, cross_validate, fit, score, split_policyqa
+from rag.calibrate import (
+    FOLDS,
+    HELD_APART_POLICIES,
+    THRESHOLD_ONLY_SETS,
+    Case,
+    cross_validate,
+    fit,
+    score,
+    split_policyqa,
+)
 
 
 def _case(answerable: bool, strength: float, source: str = "written", fold: int = 0, **extra) -> Case:
@@ -78,6 +87,16 @@ def test_questions_matched_across_languages_get_a_threshold_of_their_own() -> No
         "refusal_accuracy"] < 0.5
     # without questions of both kinds across languages there is nothing to fit: the one threshold serves
     assert fit([c for c in cases if c.answerable or not c.across_languages]).threshold_across_languages is None
+
+
+def test_the_multilingual_tuning_sets_fit_only_the_threshold_across_languages() -> None:
+    cases = _cases()
+    without = fit(cases)
+    random.seed(3)
+    # a multilingual set's few same-language cases, however odd, leave the weights and the main threshold alone
+    extra = [_case(False, 0.9, source=next(iter(THRESHOLD_ONLY_SETS)), fold=0) for _ in range(3)]
+
+    assert (fit(cases + extra).weights, fit(cases + extra).threshold) == (without.weights, without.threshold)
 
 
 def test_an_operators_threshold_moves_the_one_across_languages_by_as_much() -> None:
