@@ -382,7 +382,10 @@ class Engine:
         embedder = sentence_embedder(self.settings, query, self.retriever.embedder, (i.chunk.lang for i in items))
         across_languages = embedder is not self.retriever.embedder  # the multilingual model scores the sentences
         scale = partial(on_main_scale, scale=SENTENCE_SCALE) if across_languages else None
-        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words, scale)
+        # across languages the glossary names the question's privacy concepts in English (clausewise/glossary.py)
+        concepts = english_concepts(query, detect_language(query)) if across_languages else []
+        ranked = score_sentences(query, sentences, embedder, self._idf, vendor_words, scale,
+                                 [w for words in concepts for w in words])
         if not ranked:
             return VendorEvidence(vendor, [], False, "no clauses found")
         chosen = complete_lists(pick_sentences(ranked), self.retriever.index().following, self._raw,
@@ -390,11 +393,9 @@ class Engine:
         # across languages word pieces do not align: the weakest word match is undefined, like the word-overlap signals
         weakest = math.nan if across_languages else weakest_word_match(
             embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
-        # across languages into English, the glossary says which privacy concepts the question names, in English
-        concepts = ([[t for w in words for t in tokenize(w)] for words in english_concepts(query, detect_language(query))]
-                    if across_languages and ranked[0].scored.chunk.lang == "en" else [])
+        stems = [[t for w in words for t in tokenize(w)] for words in concepts] if ranked[0].scored.chunk.lang == "en" else []
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
-                          weakest, across_languages, concepts)
+                          weakest, across_languages, stems)
         answered, reason, probability = decide(query, signals, self.answerability, across_languages)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages)
 

@@ -218,14 +218,15 @@ def _best_threshold(cases: list[Case], probabilities: list[float], pooled: bool 
 
 def fit(cases: list[Case], provenance: dict | None = None):
     """A logistic model on standardised signals and the threshold that best balances refusals, fitted on the gold
-    sets' cases (THRESHOLD_ONLY_SETS left out), then a second threshold fitted the same way on the cases matched
-    across languages (their word signals are undefined: only the similarities speak, on another model's scale)."""
+    sets' cases matched within one language (THRESHOLD_ONLY_SETS left out), then a second threshold on the cases
+    matched across languages (their word signals read only the glossary's concepts, or nothing, and the similarities
+    come from another model)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from rag.answerability import AnswerabilityModel
 
-    main = [c for c in cases if c.source not in THRESHOLD_ONLY_SETS]
+    main = [c for c in cases if c.source not in THRESHOLD_ONLY_SETS and not c.across_languages]
     usable = [c for c in main if not c.value_missing]
     x = np.array([c.signals for c in usable], dtype=float)
     y = np.array([c.answerable for c in usable], dtype=int)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -117,10 +117,12 @@ def split_sentences(scored: list[ScoredChunk], raw_texts: dict[str, str]) -> lis
 
 def score_sentences(
     question: str, sentences: list[Sentence], embedder: Embedder, idf: dict[str, float], vendor_tokens: set[str],
-    similarity_scale: Callable[[np.ndarray], np.ndarray] | None = None,
+    similarity_scale: Callable[[np.ndarray], np.ndarray] | None = None, translated: Sequence[str] = (),
 ) -> list[Sentence]:
     """Sentences sorted by a blend of embedding similarity, lexical coverage and clause retrieval score.
-    `similarity_scale` maps the embedder's similarities onto the scale the weights were fitted on (across languages)."""
+    `similarity_scale` maps the embedder's similarities onto the scale the weights were fitted on (across languages).
+    `translated`: across languages, the English words the glossary gives for the question's concepts; the lexical
+    match then reads them and the question's words the store knows ("Cookies", "GPS"), not words no policy uses."""
     if not sentences:
         return []
     vectors = embedder.embed([question] + [s.text for s in sentences])
@@ -128,6 +130,8 @@ def score_sentences(
     if similarity_scale is not None:
         sims = similarity_scale(sims)
     q_tokens = content_tokens(question, vendor_tokens)
+    if translated:
+        q_tokens = list(dict.fromkeys([t for t in q_tokens if t in idf] + [t for w in translated for t in tokenize(w)]))
     generic = [t for t in dict.fromkeys(tokenize(question)) if t in GENERIC]
     kind = asked_attribute(question)
     scored = []

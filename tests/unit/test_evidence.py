@@ -362,6 +362,22 @@ def test_the_sentence_with_the_asked_value_leads_the_ranking() -> None:
     assert has_attribute("email", pick_sentences(ranked)[0].text)
 
 
+def test_across_languages_the_glossary_words_rank_the_sentence_that_names_the_concept_first() -> None:
+    embedder = get_embedder(Settings().embedding_model)
+    question = "Verkauft Acme meine personenbezogenen Daten?"  # German: no word of it is in the English policy
+    definition = sentence("In this policy, personal information means information that identifies you.", 0.0,
+                          clause="a/1")
+    sells = sentence("Acme will not sell any personal information to third parties.", 0.0, clause="a/1", start=200)
+    idf = idf_table([tokenize(definition.text), tokenize(sells.text), tokenize("cookies are small files")])
+
+    plain = {s.text: s.score for s in score_sentences(question, [definition, sells], embedder, idf, {"acme"})}
+    ranked = score_sentences(question, [definition, sells], embedder, idf, {"acme"}, translated=["sell", "sale"])
+
+    assert ranked[0].text == sells.text
+    gained = {s.text: s.score - plain[s.text] for s in ranked}
+    assert gained[sells.text] > gained[definition.text] >= 0.0
+
+
 def test_words_the_policy_never_uses_are_named_as_the_question_spells_them() -> None:
     from rag.evidence import words_absent_from
     from rag.lexical import synonym_words
