@@ -157,3 +157,28 @@ def test_held_apart_rates_come_with_their_95_percent_interval() -> None:
         low, high = scored["ci95"][key]
         assert low <= scored[key] <= high and high - low > 0.05  # 20 questions a side leave real doubt
     assert scored["ci95"]["compare_row_accuracy"] is None  # no compare rows, no interval
+
+
+def test_a_refit_from_recorded_cases_writes_a_model_that_answers_with_both_thresholds(tmp_path) -> None:
+    """`clausewise calibrate --reuse-cases --write`: recorded signals in, a shipped-format model and a report out."""
+    from dataclasses import asdict
+
+    from rag.answerability import load_model
+    from rag.calibrate import run_calibration
+
+    random.seed(5)
+    cases = _cases()
+    for i in range(20):
+        cases.append(_case(True, 0.75, source="multilingual", fold=i % FOLDS, across_languages=True))
+        cases.append(_case(False, 0.55, source="multilingual_unanswerable", fold=i % FOLDS, across_languages=True))
+    cases.append(_case(False, 0.2, source="fresh", fold=-1))  # held apart: scored, never fitted on
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(asdict(c)) + "\n" for c in cases), encoding="utf-8")
+
+    result = run_calibration(tmp_path, None, write=tmp_path / "weights.json", reuse_cases=True, progress=False)
+
+    model = load_model(tmp_path / "weights.json")
+    assert model.threshold_across_languages is not None and model.threshold_across_languages > model.threshold
+    assert result["held_apart"]["fresh"]["refusal_accuracy"] == 1.0
+    assert set(result["cross_validated_mean"]) == {"written", "policyqa", "multilingual", "multilingual_unanswerable"}
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert f"| held apart | {model.threshold:.2f} / {model.threshold_across_languages:.2f} | fresh |" in report
