@@ -1,5 +1,6 @@
-"""`clausewise ask --batch` / `retrieve --batch` through the real entry point (in this process, real store and model):
-every line is checked before any is answered, and the answers come out one row per question, in order."""
+"""The real `clausewise` entry point, in this process (real store and model): `ask --batch` / `retrieve --batch` check
+every line before any is answered and write one row per question, in order; `compare` leads with one verdict per
+vendor."""
 
 from __future__ import annotations
 
@@ -75,3 +76,17 @@ def test_answers_come_one_row_per_question_in_order_with_vendor_aliases_resolved
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in rows] == ["retention", "selling"]
     assert len(rows[1]["chunks"]) == 3 and {c["vendor"] for c in rows[1]["chunks"]} == {"Kipsu"}
+
+
+def test_compare_leads_with_one_verdict_per_vendor_then_each_answer(ingested_store, capsys) -> None:
+    data_dir = ingested_store.settings.data_dir
+    for question, verdict in (("How long is personal data kept?", "stated"),
+                              ("What is the name of the Data Protection Officer?", "not stated")):
+        code, out, err = run_cli(capsys, "compare", question, "--vendors", "Kipsu,Kaizenify", "--data-dir", data_dir)
+
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0] == f"Q: {question}" and lines[1] == ""
+        verdicts = {line.split()[0]: line.split(None, 1)[1].strip() for line in lines[2:4]}
+        assert verdicts == {"Kipsu": verdict, "Kaizenify": verdict}, out[:400]
+        assert lines[4] == "" and f"## Kipsu — {verdict}" in out and f"## Kaizenify — {verdict}" in out
