@@ -257,7 +257,7 @@ def absent_words_notice(vendor: str, words: list[str], answered: bool) -> str:
 
 
 UNCONFIRMED_ACROSS_LANGUAGES = ("matched only across languages, no clause is a clear answer: check the closest clauses "
-                                "below, they may still speak to it")
+                                "shown, they may still speak to it")
 
 
 def decide(question: str, signals: Signals, model: AnswerabilityModel,
