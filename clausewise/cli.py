@@ -241,12 +241,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _print_json(comparison.to_dict())
         return 0
     print(f"Q: {comparison.question}\n")
-    width = max((len(row.vendor) for row in comparison.rows), default=0)
-    for row in comparison.rows:  # the verdicts first, one line per vendor, then each vendor's answer
-        print(f"  {row.vendor:<{width}}  {'stated' if row.stated else 'not stated'}")
+    verdicts = {row.vendor: "stated" if row.stated else "not stated" for row in comparison.rows}
+    width = max(map(len, verdicts), default=0)
+    for vendor, verdict in verdicts.items():  # the verdicts first, one line per vendor, then each vendor's answer
+        print(f"  {vendor:<{width}}  {verdict}")
     print()
     for row in comparison.rows:
-        print(f"## {row.vendor} — {'stated' if row.stated else 'not stated'}")
+        print(f"## {row.vendor} — {verdicts[row.vendor]}")
         _print_answer(row.answer)
         print()
     return 0

@@ -29,7 +29,7 @@ from rag.evidence import (
     has_attribute,
     token_coverage,
 )
-from rag.lexical import SYNONYMS, synonym_words, tokenize
+from rag.lexical import mentioned, synonym_words, tokenize
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 KEY_TERMS = 2  # the question's rarest content terms that the evidence clause should contain
@@ -106,7 +106,7 @@ def weakest_word_match(question: WordVectors, sentence: WordVectors, vendor_toke
 
 def concept_share(concepts: list[list[str]], tokens: set[str] | frozenset[str]) -> float:
     """The share of `concepts` (each the stems of the words that name it) with a stem, or its synonym, in `tokens`."""
-    return sum(any(t in tokens or SYNONYMS.get(t, set()) & tokens for t in c) for c in concepts) / len(concepts)
+    return sum(any(mentioned(t, tokens) for t in c) for c in concepts) / len(concepts)
 
 
 def measure(

@@ -14,7 +14,7 @@ from clausewise.embedding import Embedder
 from clausewise.language import asked_kind
 from clausewise.text import CJK, normalize_ws, sentence_spans
 from clausewise.types import Chunk, ScoredChunk
-from rag.lexical import STOPWORD_STEMS, SYNONYMS, tokenize
+from rag.lexical import STOPWORD_STEMS, mentioned, tokenize
 
 # Words that say little about what is asked in a privacy question: they count, but only GENERIC_WEIGHT as much.
 GENERIC = frozenset(tokenize("information data personal collect use service services user users inform give get", keep_stopwords=True))
@@ -71,7 +71,7 @@ def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: fro
             continue
         stem = stems[0]
         asked.discard(stem)  # each word once
-        if stem not in policy_tokens and not SYNONYMS.get(stem, set()) & policy_tokens:
+        if not mentioned(stem, policy_tokens):
             absent.append(match.group())
     return absent
 
@@ -99,7 +99,7 @@ def token_coverage(groups, idf: dict[str, float]) -> float:
         for token in tokens:
             weight = _weight(token, idf) * factor
             total += weight
-            if token in found or SYNONYMS.get(token, set()) & found:
+            if mentioned(token, found):
                 hit += weight
     return hit / total if total else 1.0
 

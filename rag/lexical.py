@@ -73,6 +73,11 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     return tokens
 
 
+def mentioned(token: str, found: set[str] | frozenset[str]) -> bool:
+    """Whether `found` (a set of tokens) holds `token` or one of its privacy-domain synonyms."""
+    return token in found or bool(SYNONYMS.get(token, set()) & found)
+
+
 def synonym_words(word: str) -> list[str]:
     """The synonym table's words for `word` other than its own inflections ("sell" -> sale, broker), in table order."""
     stem = _stem(word.lower())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.lexical import SYNONYMS, tokenize
+from rag.lexical import mentioned, tokenize
 from rag.prompts import is_refusal
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -61,7 +61,7 @@ def support_score(sentence: str, clause_text: str) -> float:
     if not words:
         return 1.0
     present = set(tokenize(clause_text))
-    hits = sum(1 for w in words if w in present or SYNONYMS.get(w, set()) & present)
+    hits = sum(1 for w in words if mentioned(w, present))
     return hits / len(words)
 
 
