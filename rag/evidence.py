@@ -16,8 +16,15 @@ from clausewise.text import CJK, normalize_ws, sentence_spans
 from clausewise.types import Chunk, ScoredChunk
 from rag.lexical import STOPWORD_STEMS, mentioned, tokenize
 
-# Words that say little about what is asked in a privacy question: they count, but only GENERIC_WEIGHT as much.
-GENERIC = frozenset(tokenize("information data personal collect use service services user users inform give get", keep_stopwords=True))
+# Words that say little about what is asked in a privacy question: they count, but only GENERIC_WEIGHT as much, and
+# a policy that never uses them is not missing anything asked. Besides the privacy words every policy uses, the words
+# that give the form of the question or of its answer ("What *type* of …", "… *If yes*, how?", "in what *ways* …")
+# and the channel the service comes through ("on your *website*"): a question whose topic words are all of these
+# asks about what every policy covers, not about a detail the policy might lack.
+GENERIC = frozenset(tokenize(
+    "information data personal collect use service services user users inform give get "
+    "type types kind kinds sort sorts way ways yes whether actually really "
+    "website websites site sites web app apps application applications platform platforms", keep_stopwords=True))
 
 # Sentence-scoring weights: chosen by cross-validated citation precision over the seed, written and PolicyQA tuning
 # sets (docs/evaluation.md); the clause's retrieval score counts most. Whether the best sentence answers at all is

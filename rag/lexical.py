@@ -18,7 +18,7 @@ STOPWORDS = frozenset(
 
 # Privacy-policy vocabulary: each group lists words a user and a policy use for the same idea.
 SYNONYM_GROUPS = [
-    "keep retain retention hold",
+    "keep retain retention hold store storage save",
     "delete erase remove deletion destroy",
     "share disclose disclosure transfer",
     "sell sale sold broker",
@@ -26,7 +26,7 @@ SYNONYM_GROUPS = [
     "track tracking cookie cookies beacon pixel monitor",
     "refuse reject decline opt disable block",
     "contact email reach",
-    "secure security safeguard safeguards protect protection encryption",
+    "secure security safeguard safeguards protect protection encryption safe safety",
     "advertiser advertisers advertising ads marketing",
     "location gps geolocation",
     "account register registration sign",
@@ -34,6 +34,10 @@ SYNONYM_GROUPS = [
     "stuff data information",
     "gmail google",
     "law laws legal regulation",
+    "edit update correct modify rectify amend",
+    "choice option control preference",
+    "identity identify identifiable identification",
+    "permission consent",
 ]
 
 _stemmer = Stemmer.Stemmer("english")

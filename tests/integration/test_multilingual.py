@@ -114,7 +114,7 @@ def test_how_long_kipsu_keeps_data_asked_in_another_language_quotes_the_retentio
 
     if answer.refused:
         # across languages the decision needs more than it does within one (a threshold of its own, docs/evaluation.md
-        # tenth round; measured: all four answered, P 0.88-0.91 against 0.83). A refusal must say the match is only
+        # tenth round; measured in the eleventh: all four answered, P 0.88-0.91 against 0.87). A refusal must say the match is only
         # unconfirmed and show the retention clause first among the closest ones, never claim plain silence.
         assert UNCONFIRMED_ACROSS_LANGUAGES in answer.text, answer.text
         first = answer.related[0]

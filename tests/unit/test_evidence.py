@@ -396,3 +396,34 @@ def test_words_the_policy_never_uses_are_named_as_the_question_spells_them() -> 
     assert words_absent_from("Can I ask Acme to tell me who buys my data?", acme, no_selling) == ["buys"]
     assert synonym_words("selling") == ["sale", "sold", "broker"]
     assert synonym_words("rent") == []
+
+
+def test_words_that_give_the_form_of_a_question_are_not_missing_from_a_policy() -> None:
+    """'What *type* of information …', '… *If yes*, how?', '… on your *website*': a policy that never uses those words
+    is not missing what was asked, so they are neither named as absent nor counted against the policy's coverage."""
+    from rag.evidence import words_absent_from
+
+    acme = set(tokenize("Acme"))
+    text = "We collect your name and e-mail address when you register."
+    policy = set(tokenize(text))
+    for question in ("What type of information does Acme collect on its website?",
+                     "Does Acme collect my information? If yes, in what ways?"):
+        assert words_absent_from(question, acme, policy) == []
+        best = sentence(text, 0.8, dense=0.6, cover=1.0)
+        signals = measure(question, best, [best], {t: 1.0 for t in policy}, acme, Vocabulary.of([list(policy)]))
+        assert signals.policy_coverage == 1.0
+    # a topic word the policy lacks is still named
+    assert words_absent_from("What type of biometric information does Acme collect?", acme, policy) == ["biometric"]
+
+
+@pytest.mark.parametrize("question, policy_text", [
+    ("Can I edit my information at Acme?", "You may update or correct your account details at any time."),
+    ("Will Acme store my data?", "We retain records for 30 days."),
+    ("Does Acme give me choices about marketing?", "You can set your marketing preferences in your account."),
+    ("Does Acme ask for my permission?", "We ask for your consent before we send newsletters."),
+    ("Does Acme know my identity?", "We do not identify individual visitors."),
+])
+def test_privacy_words_a_user_and_a_policy_use_for_the_same_idea_match(question: str, policy_text: str) -> None:
+    from rag.evidence import words_absent_from
+
+    assert words_absent_from(question, set(tokenize("Acme")), set(tokenize(policy_text))) == []
