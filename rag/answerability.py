@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +54,8 @@ class Signals:
     attribute_present: float  # a specific kind of value is asked and the evidence gives it
     weakest_word_match: float  # the question's least matched content word: its best cosine with a word of the best
     # sentence (the embedding model's contextual word-piece vectors); nan (undefined) across languages
+    key_word_reliance: float = math.nan  # how much the best sentence's similarity to the question falls when the
+    # question's rarest content word is left out, on [0, 1] (above 0.5: the sentence speaks of that word)
 
     def vector(self) -> list[float]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -104,6 +107,30 @@ def weakest_word_match(question: WordVectors, sentence: WordVectors, vendor_toke
     return max(0.0, min(matches, default=1.0))
 
 
+def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int = KEY_TERMS) -> list[str]:
+    """The question's n rarest content words: a word the store never contains (not a Chinese character pair) first,
+    then by idf."""
+    unknown = [t for t in q_tokens if t not in idf and not t.isdigit() and not CJK.match(t)]
+    return (unknown + sorted((t for t in q_tokens if t in idf), key=lambda t: -idf[t]))[:n]
+
+
+def without_word(question: str, stem: str) -> str:
+    """`question` with every word whose stem is `stem` left out."""
+    return re.sub(r"[A-Za-z][A-Za-z0-9'’-]*", lambda m: "" if tokenize(m.group()) == [stem] else m.group(), question)
+
+
+def key_word_reliance(question: str, sentence: str, embedder, idf: dict[str, float], vendor_tokens: set[str]) -> float:
+    """How much the sentence's match relies on the question's rarest content word: cos(question, sentence) minus
+    cos(question without that word, sentence), put on [0, 1] as (1 + difference) / 2. A sentence that speaks of the
+    word matches the question less once it is gone (above 0.5); one that only matched the rest does not (0.5 or
+    below). nan when the question has no content word."""
+    key = rarest_terms(content_tokens(question, vendor_tokens), idf, 1)
+    if not key:
+        return math.nan
+    vectors = embedder.embed([question, without_word(question, key[0]), sentence])
+    return (1.0 + float(vectors[0] @ vectors[2] - vectors[1] @ vectors[2])) / 2.0
+
+
 def concept_share(concepts: list[list[str]], tokens: set[str] | frozenset[str]) -> float:
     """The share of `concepts` (each the stems of the words that name it) with a stem, or its synonym, in `tokens`."""
     return sum(any(mentioned(t, tokens) for t in c) for c in concepts) / len(concepts)
@@ -119,6 +146,7 @@ def measure(
     weakest_word: float = math.nan,
     across_languages: bool = False,
     concepts: list[list[str]] = (),
+    reliance: float = math.nan,
 ) -> Signals:
     """The signals for the best sentence (ranked first by `score_sentences`) of one vendor's evidence;
     `weakest_word` is `weakest_word_match` for that sentence (nan where it is undefined: across languages). Across
@@ -129,9 +157,7 @@ def measure(
     q_tokens = content_tokens(question, vendor_tokens)
     chunk = best.scored.chunk
     clause = Vocabulary.of([tokenize(chunk.embed_text)])
-    # the rarest words first: a word the store never contains (not a Chinese character pair), then by idf
-    unknown = [t for t in q_tokens if t not in idf and not t.isdigit() and not CJK.match(t)]
-    key_terms = (unknown + sorted((t for t in q_tokens if t in idf), key=lambda t: -idf[t]))[:KEY_TERMS]
+    key_terms = rarest_terms(q_tokens, idf)
     asked = [t for t in tokenize(question) if t not in vendor_tokens]
     pairs = [p for p in zip(asked, asked[1:], strict=False) if p[0] in q_tokens and p[1] in q_tokens]
     flat = {t: 1.0 for t in key_terms}
@@ -150,6 +176,7 @@ def measure(
         lexical_agreement=best.scored.lexical,
         attribute_present=float(bool(kind) and any(has_attribute(kind, s.text, question) for s in supporting)),
         weakest_word_match=weakest_word,
+        key_word_reliance=reliance,
     )
     if across_languages:
         overlap = {name: math.nan for name in WORD_OVERLAP_SIGNALS}

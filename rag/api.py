@@ -34,6 +34,7 @@ from rag.answerability import (
     Vocabulary,
     absent_words_notice,
     decide,
+    key_word_reliance,
     load_model,
     measure,
     weak_match_notice,
@@ -393,9 +394,11 @@ class Engine:
         # across languages word pieces do not align: the weakest word match is undefined, like the word-overlap signals
         weakest = math.nan if across_languages else weakest_word_match(
             embedder.word_vectors(query), embedder.word_vectors(ranked[0].text), vendor_words)
+        reliance = math.nan if across_languages else key_word_reliance(query, ranked[0].text, embedder, self._idf,
+                                                                        vendor_words)
         stems = [[t for w in words for t in tokenize(w)] for words in concepts] if ranked[0].scored.chunk.lang == "en" else []
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
-                          weakest, across_languages, stems)
+                          weakest, across_languages, stems, reliance)
         answered, reason, probability = decide(query, signals, self.answerability, across_languages)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages)
 

@@ -216,7 +216,7 @@ def test_signals_are_fractions_and_the_model_ships_fitted() -> None:
     idf = idf_table([tokenize(best.text)])
 
     signals = measure("How long does Acme keep account data?", best, [best], idf, {"acme"}, Vocabulary.of([tokenize(best.text)]),
-                      weakest_word=0.7)
+                      weakest_word=0.7, reliance=0.6)
 
     assert all(0.0 <= value <= 1.0 for value in signals.vector())
     model = load_model()
@@ -427,3 +427,20 @@ def test_privacy_words_a_user_and_a_policy_use_for_the_same_idea_match(question:
     from rag.evidence import words_absent_from
 
     assert words_absent_from(question, set(tokenize("Acme")), set(tokenize(policy_text))) == []
+
+
+def test_a_sentence_about_the_asked_word_relies_on_it_and_one_about_the_rest_does_not() -> None:
+    """Leaving the question's rarest content word out ("sell") lowers its similarity to a sentence about selling, and
+    raises it for a sentence that only matched the rest ("personal information"): the refusal model reads the gap."""
+    from rag.answerability import key_word_reliance, without_word
+
+    embedder = get_embedder(Settings().embedding_model)
+    idf = {t: 1.0 for t in tokenize("personal information third parties identifies means")}  # "sell" is rarest
+    acme = set(tokenize("Acme"))
+    question = "Does Acme sell my personal information?"
+    assert without_word(question, "sell") == "Does Acme  my personal information?"
+    about_selling = key_word_reliance(question, "Acme will not sell any personal information to third parties.",
+                                      embedder, idf, acme)
+    about_the_rest = key_word_reliance(question, "Personal information means information that identifies you.",
+                                       embedder, idf, acme)
+    assert about_selling > 0.5 > about_the_rest
