@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from clausewise.text import CJK
 from rag.evidence import (
     ATTRIBUTE_NAMES,
     GENERIC,
@@ -28,7 +26,9 @@ from rag.evidence import (
     content_tokens,
     coverage,
     has_attribute,
+    rarest_terms,
     token_coverage,
+    without_word,
 )
 from rag.lexical import mentioned, synonym_words, tokenize
 
@@ -107,18 +107,6 @@ def weakest_word_match(question: WordVectors, sentence: WordVectors, vendor_toke
     return max(0.0, min(matches, default=1.0))
 
 
-def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int = KEY_TERMS) -> list[str]:
-    """The question's n rarest content words: a word the store never contains (not a Chinese character pair) first,
-    then by idf."""
-    unknown = [t for t in q_tokens if t not in idf and not t.isdigit() and not CJK.match(t)]
-    return (unknown + sorted((t for t in q_tokens if t in idf), key=lambda t: -idf[t]))[:n]
-
-
-def without_word(question: str, stem: str) -> str:
-    """`question` with every word whose stem is `stem` left out."""
-    return re.sub(r"[A-Za-z][A-Za-z0-9'’-]*", lambda m: "" if tokenize(m.group()) == [stem] else m.group(), question)
-
-
 def key_word_reliance(question: str, sentence: str, embedder, idf: dict[str, float], vendor_tokens: set[str]) -> float:
     """How much the sentence's match relies on the question's rarest content word: cos(question, sentence) minus
     cos(question without that word, sentence), put on [0, 1] as (1 + difference) / 2. A sentence that speaks of the
@@ -157,7 +145,7 @@ def measure(
     q_tokens = content_tokens(question, vendor_tokens)
     chunk = best.scored.chunk
     clause = Vocabulary.of([tokenize(chunk.embed_text)])
-    key_terms = rarest_terms(q_tokens, idf)
+    key_terms = rarest_terms(q_tokens, idf, KEY_TERMS)
     asked = [t for t in tokenize(question) if t not in vendor_tokens]
     pairs = [p for p in zip(asked, asked[1:], strict=False) if p[0] in q_tokens and p[1] in q_tokens]
     flat = {t: 1.0 for t in key_terms}

@@ -83,6 +83,18 @@ def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: fro
     return absent
 
 
+def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int) -> list[str]:
+    """The question's n rarest content words: a word the store never contains (not a Chinese character pair) first,
+    then by idf."""
+    unknown = [t for t in q_tokens if t not in idf and not t.isdigit() and not CJK.match(t)]
+    return (unknown + sorted((t for t in q_tokens if t in idf), key=lambda t: -idf[t]))[:n]
+
+
+def without_word(question: str, stem: str) -> str:
+    """`question` with every word whose stem is `stem` left out."""
+    return re.sub(r"[A-Za-z][A-Za-z0-9'’-]*", lambda m: "" if tokenize(m.group()) == [stem] else m.group(), question)
+
+
 def _weight(token: str, idf: dict[str, float]) -> float:
     if token in idf:
         return idf[token]
