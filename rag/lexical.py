@@ -18,7 +18,7 @@ STOPWORDS = frozenset(
 
 # Privacy-policy vocabulary: each group lists words a user and a policy use for the same idea.
 SYNONYM_GROUPS = [
-    "keep retain retention hold store storage save",
+    "keep retain retention hold save",
     "delete erase remove deletion destroy",
     "share disclose disclosure transfer",
     "sell sale sold broker",

@@ -418,7 +418,7 @@ def test_words_that_give_the_form_of_a_question_are_not_missing_from_a_policy() 
 
 @pytest.mark.parametrize("question, policy_text", [
     ("Can I edit my information at Acme?", "You may update or correct your account details at any time."),
-    ("Will Acme store my data?", "We retain records for 30 days."),
+    ("Will Acme save my data?", "We retain records for 30 days."),
     ("Does Acme give me choices about marketing?", "You can set your marketing preferences in your account."),
     ("Does Acme ask for my permission?", "We ask for your consent before we send newsletters."),
     ("Does Acme know my identity?", "We do not identify individual visitors."),
