@@ -65,6 +65,9 @@ _PHRASING_VERBS = frozenset(t for w in ("let", "lets", "happen", "happens", "wan
                                         "mention", "explain", "describe", "talk", "ask", "tell", "say") for t in tokenize(w))
 
 
+_QUESTION_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")  # a word of a question as the user spelled it
+
+
 def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: frozenset[str] | set[str]) -> list[str]:
     """The question's content words (as the question spells them) that the policy never uses, in any inflection or
     as any synonym of the table: what a reader would find missing with the browser's search ("sell" in a policy
@@ -72,7 +75,7 @@ def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: fro
     character pairs, not words) are left out."""
     asked = set(content_tokens(question, vendor_tokens))
     absent = []
-    for match in re.finditer(r"[A-Za-z][A-Za-z0-9'’-]*", question):
+    for match in _QUESTION_WORD.finditer(question):
         stems = tokenize(match.group())
         if len(stems) != 1 or stems[0] not in asked or stems[0] in STOPWORD_STEMS or stems[0] in _PHRASING_VERBS:
             continue
@@ -92,7 +95,7 @@ def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int) -> list[str
 
 def without_word(question: str, stem: str) -> str:
     """`question` with every word whose stem is `stem` left out."""
-    return re.sub(r"[A-Za-z][A-Za-z0-9'’-]*", lambda m: "" if tokenize(m.group()) == [stem] else m.group(), question)
+    return _QUESTION_WORD.sub(lambda m: "" if tokenize(m.group()) == [stem] else m.group(), question)
 
 
 def _weight(token: str, idf: dict[str, float]) -> float:
