@@ -104,7 +104,7 @@ def _read_batch(path: Path, engine) -> list[dict]:
     """The batch file's questions, every line checked before any is answered (valid JSON, a question, a vendor the
     store knows, resolved to its spelling): all bad lines are reported at once and nothing is answered, so a typo on
     line 400 neither costs the 399 answers before it nor hides the next typo."""
-    from rag.api import UnknownVendorError
+    from rag.api import UnknownVendorError, question_problem
 
     if not path.is_file():
         raise UserError(f"batch file not found: {path}")
@@ -119,6 +119,9 @@ def _read_batch(path: Path, engine) -> list[dict]:
             continue
         if not isinstance(row, dict) or not str(row.get("question", "")).strip():
             problems.append(f'{path}:{number}: each line needs {{"id", "question", "vendor"?}}')
+            continue
+        if problem := question_problem(str(row["question"])):
+            problems.append(f"{path}:{number}: {problem}")
             continue
         if row.get("vendor"):
             try:

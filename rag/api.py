@@ -124,6 +124,16 @@ class _Draft:
     reason: str = ""
 
 
+
+def question_problem(question: str) -> str | None:
+    """Why `question` cannot be asked, or None: it is empty, or has no word (no letter or digit in any script: "???")."""
+    if not question.strip():
+        return "the question is empty"
+    if not any(ch.isalnum() for ch in question):
+        return "the question has no words, only punctuation or symbols"
+    return None
+
+
 class Engine:
     """Retrieval + answering over one store. Thread-safe; models load lazily, once."""
 
@@ -221,8 +231,8 @@ class Engine:
     def ask_stream(self, question: str, vendor: str | None = None, backend: str | None = None) -> Iterator[StreamEvent]:
         """Status and draft-token events, then the final verified answer."""
         question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
+        if problem := question_problem(question):
+            raise ValueError(problem)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         self._sync()

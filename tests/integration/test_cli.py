@@ -32,6 +32,7 @@ def test_every_bad_line_is_reported_at_once_and_nothing_is_answered(tmp_path, in
         json.dumps({"id": "empty", "question": "  "}),
         json.dumps({"id": "typo", "question": "Does it sell data?", "vendor": "Kipsoo Analytics"}),
         json.dumps({"id": "vague", "question": "Does it sell data?", "vendor": "Kim"}),
+        json.dumps({"id": "symbols", "question": "???"}),
     ])
 
     code, out, err = run_cli(capsys, "ask", "--batch", batch, "--backend", "extractive",
@@ -39,13 +40,23 @@ def test_every_bad_line_is_reported_at_once_and_nothing_is_answered(tmp_path, in
 
     assert code == 1 and out == ""  # no answer written: the file is fixed first, then run once
     assert "Traceback" not in err
-    assert "4 bad line(s)" in err
+    assert "5 bad line(s)" in err
+    assert f"{batch}:6: the question has no words" in err
     assert f"{batch}:2: not valid JSON" in err
     assert f"{batch}:3: each line needs" in err
     assert f"{batch}:4: unknown vendor 'Kipsoo Analytics'" in err
     assert f"{batch}:5: vendor 'Kim' is ambiguous" in err and "kim.cc" in err and "Dr. Kim's Veterinary Clinic" in err
     assert err.count("known vendors:") == 1 and "Kalodata" in err  # the store's vendors, listed once
     assert f"{batch}:1:" not in err
+
+
+def test_a_question_with_no_words_is_refused_with_a_clear_message(ingested_store, capsys) -> None:
+    """"???" used to be answered with whatever clause ranked first: a question needs a word in some language."""
+    code, out, err = run_cli(capsys, "ask", "???", "--vendor", "Kipsu", "--backend", "extractive",
+                             "--data-dir", ingested_store.settings.data_dir)
+
+    assert code == 1 and out == ""
+    assert "the question has no words" in err and "Traceback" not in err
 
 
 def test_answers_come_one_row_per_question_in_order_with_vendor_aliases_resolved(tmp_path, ingested_store, capsys) -> None:
