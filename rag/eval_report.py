@@ -18,7 +18,7 @@ def _fmt(value, pct: bool = True) -> str:
     return str(value)
 
 
-RETRIEVAL_ROWS = [*(f"recall@{k}" for k in K_VALUES), "mrr", f"recall@{CHAR_BUDGET}c", "chars_per_clause", "vendor_accuracy"]
+RETRIEVAL_ROWS = [*(f"recall@{k}" for k in K_VALUES), "recall@5 per vendor", "mrr", f"recall@{CHAR_BUDGET}c", "chars_per_clause", "vendor_accuracy"]
 ANSWER_ROWS = ["citation_precision", "evidence_coverage", "refusal_accuracy", "false_refusal_rate",
                "compare_not_stated_accuracy", "weak_match_share", "citation_precision_weak_match",
                "citation_precision_other_answers", "chars_per_citation"]

@@ -187,10 +187,18 @@ def _citation_spans(engine, citations) -> list[Span]:
     return spans
 
 
-def _retrieval_record(ranked: list[Span], vendors_of: list[str], item: EvalItem, seconds: float) -> dict:
+def vendor_ranks(engine, rankings: list[list], item: EvalItem) -> list[int | None]:
+    """Each gold group's best rank within one vendor's own ranking (`rankings`: one per vendor asked), None if absent."""
+    per_vendor = [hit_ranks(retrieved_spans(engine, ranking), item.groups) for ranking in rankings]
+    return [min((r for r in ranks if r is not None), default=None) for ranks in zip(*per_vendor, strict=True)]
+
+
+def _retrieval_record(ranked: list[Span], vendors_of: list[str], item: EvalItem, seconds: float,
+                      by_vendor: list[int | None] | None = None) -> dict:
     ranks = hit_ranks(ranked, item.groups)
     record = {
         "ranks": ranks,
+        **({"vendor_ranks": by_vendor} if by_vendor is not None else {}),
         "budget_hits": budget_hits(ranked, item.groups),
         "top": [[s.source, s.start, s.end] for s in ranked[:5]],
         "top_vendors": vendors_of[:5],
@@ -329,12 +337,12 @@ def run_eval(opts: EvalOptions) -> dict:
         detected, _ = engine._vendors_for(item.question, item.vendors[0] if item.vendor_given else None)
         query, every_policy = engine._query_for(item.question, detected)
         detected = engine.vendors() if every_policy else detected
-        if detected:
-            found = interleave([product_ranking(engine, query, [v], opts.depth) for v in detected])[: opts.depth]
-        else:
-            found = product_ranking(engine, query, None, opts.depth)
+        rankings = [product_ranking(engine, query, [v], opts.depth) for v in detected] if detected else [
+            product_ranking(engine, query, None, opts.depth)]
+        found = interleave(rankings)[: opts.depth]
         seconds = time.perf_counter() - t
-        record = _retrieval_record(retrieved_spans(engine, found), [s.chunk.vendor for s in found], item, seconds)
+        record = _retrieval_record(retrieved_spans(engine, found), [s.chunk.vendor for s in found], item, seconds,
+                                   vendor_ranks(engine, rankings, item))
         record["detected"] = detected
         record["answer"] = _answer_record(engine, item, opts.backend)
         record["metrics"].update(answer_metrics(record["answer"], item))

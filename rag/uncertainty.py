@@ -31,7 +31,7 @@ RESAMPLES = 2000
 SEED = 0
 # the metrics that are a mean over questions, so each question has a value (where it counts) and an interval exists:
 # those `retrieval_metrics` gives and those `answer_metrics` gives
-RETRIEVAL_METRICS = (*(f"recall@{k}" for k in K_VALUES), "mrr", f"recall@{CHAR_BUDGET}c")
+RETRIEVAL_METRICS = (*(f"recall@{k}" for k in K_VALUES), "mrr", f"recall@{CHAR_BUDGET}c", "recall@5 per vendor")
 ANSWER_METRICS = ("citation_precision", "refusal_accuracy", "false_refusal_rate")
 # the ones the report gives an interval and a paired comparison for
 HEADLINE_METRICS = ("recall@5", f"recall@{CHAR_BUDGET}c", "mrr", "citation_precision", "refusal_accuracy",
@@ -45,6 +45,10 @@ def retrieval_metrics(record: dict, item: EvalItem) -> dict[str, float]:
     out = {f"recall@{k}": recall_at_k(record["ranks"], k) for k in K_VALUES}
     out["mrr"] = reciprocal_rank(record["ranks"])
     out[f"recall@{CHAR_BUDGET}c"] = fraction(record["budget_hits"])
+    # what each vendor's answer reads: a gold quote counts when it is in the top 5 of its vendor's own ranking (a
+    # comparison question's interleaved list above holds only one or two clauses per vendor in its first five)
+    if "vendor_ranks" in record:
+        out["recall@5 per vendor"] = recall_at_k(record["vendor_ranks"], 5)
     return {k: v for k, v in out.items() if v is not None}
 
 

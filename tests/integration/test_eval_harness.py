@@ -178,6 +178,8 @@ def test_eval_runs_end_to_end_and_prints_ours_and_baseline(
     ours = summary["ours"]
     assert ours["questions"] == 3 and ours["questions_with_evidence"] == 2
     assert ours["recall@10"] == 0.5  # the hit is found, the miss cannot be
+    # single-vendor questions: each vendor's own five are the ranking's five
+    assert ours["recall@5 per vendor"] == ours["recall@5"] and summary["baseline"]["recall@5 per vendor"] is None
     assert ours["vendor_accuracy"] == 1.0  # kim.cc and Kipsu are detected from the questions
     assert ours["refusal_accuracy"] in (0.0, 1.0)
     assert ours["weak_match_share"] is None or 0.0 <= ours["weak_match_share"] <= 1.0

@@ -43,6 +43,14 @@ def test_question_metrics_count_each_question_only_where_it_belongs() -> None:
         "recall@1", "recall@3", "recall@5", "recall@10", "mrr", "recall@2000c"}
 
 
+def test_a_comparison_counts_recall_within_each_vendors_own_five() -> None:
+    # four vendors interleaved: the gold clause is Beta's second, sixth in the merged list; Beta's row reads it
+    compared = retrieval_metrics({"ranks": [6], "vendor_ranks": [2], "budget_hits": [True]}, COMPARE)
+    assert compared["recall@5"] == 0.0 and compared["recall@5 per vendor"] == 1.0
+    missed = retrieval_metrics({"ranks": [None], "vendor_ranks": [7], "budget_hits": [False]}, COMPARE)
+    assert missed["recall@5 per vendor"] == 0.0
+
+
 def test_interval_brackets_the_mean_and_narrows_with_more_questions() -> None:
     few = [1.0, 0.0] * 10
     many = [1.0, 0.0] * 200
