@@ -2,17 +2,19 @@
 refusal where the policy is silent, with the closest clause shown as not answering, and an answer, citing the gold
 clause, where it speaks.
 
-Two sets: tests/fixtures/written_questions.jsonl (82 the policies do not answer — an absent detail, another vendor's
+The sets: tests/fixtures/written_questions.jsonl (82 the policies do not answer — an absent detail, another vendor's
 practice, an out-of-scope topic, a false premise — and 72 they do), which the refusal decision is fitted on with
 cross-validation, and tests/fixtures/fresh_questions.jsonl (55 + 55 of the same kinds: f001–f050 written in the fourth round, f051–f110
 in the fifth, each time by someone who had not seen the system) and tests/fixtures/fresh_questions_2.jsonl (30 + 30,
-g001–g060, eighth round, likewise), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
+g001–g060, eighth round, likewise) and tests/fixtures/written_questions_2.jsonl (47 + 62 in a user's wording,
+twelfth round, likewise), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
 for the written set, held apart for the fresh one), so an unrelated change does not fail the build but losing the
 calibration does.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,11 @@ WRITTEN = GoldSet("written", _rows("written_questions"), 0.75, 0.2, 0.7)
 FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.65)
 # eighth round, g001-g060, held apart and committed before first scored: 0.73 / 0.30 / 0.77 at the threshold 0.55
 FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
+# twelfth round, xa/xb/xc001-040, held apart and committed before first scored: 120 questions by three helpers asked
+# for a user's wording, not the policy's ("how long does Kipsu hang on to personal data?"), less 11 that repeat a tuning
+# question or each other; 0.72 / 0.35 / 0.89 at the threshold 0.55 — paraphrased answerable questions are refused one
+# time in three (docs/evaluation.md, twelfth round)
+WRITTEN_2 = GoldSet("written_2", _rows("written_questions_2"), 0.6, 0.45, 0.8)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +68,7 @@ def engine(ingested_store) -> Engine:
     return Engine(ingested_store.settings)
 
 
-@pytest.fixture(scope="module", params=[WRITTEN, FRESH, FRESH_2], ids=lambda g: g.name)
+@pytest.fixture(scope="module", params=[WRITTEN, FRESH, FRESH_2, WRITTEN_2], ids=lambda g: g.name)
 def gold_set(request) -> GoldSet:
     return request.param
 
@@ -83,7 +90,7 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     return spans
 
 
-@pytest.mark.parametrize("gold", [WRITTEN, FRESH, FRESH_2], ids=lambda g: g.name)
+@pytest.mark.parametrize("gold", [WRITTEN, FRESH, FRESH_2, WRITTEN_2], ids=lambda g: g.name)
 def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: GoldSet) -> None:
     kinds = {r["kind"] for r in gold.unanswerable}
     assert kinds == {"attribute_absent", "other_vendor", "out_of_scope", "false_premise"}
@@ -92,8 +99,9 @@ def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: Go
 
 
 def test_the_fresh_sets_ask_nothing_the_written_set_or_each_other_asks() -> None:
-    questions = [{r["question"].lower() for r in gold.rows} for gold in (WRITTEN, FRESH, FRESH_2)]
-    assert not questions[0] & questions[1] and not questions[0] & questions[2] and not questions[1] & questions[2]
+    questions = [{r["question"].lower() for r in gold.rows} for gold in (WRITTEN, FRESH, FRESH_2, WRITTEN_2)]
+    assert all(len(q) == len(g.rows) for q, g in zip(questions, (WRITTEN, FRESH, FRESH_2, WRITTEN_2), strict=True))
+    assert not any(a & b for a, b in itertools.combinations(questions, 2))
 
 
 def test_questions_the_policy_does_not_answer_are_refused(gold_set: GoldSet, answers: dict) -> None:
