@@ -57,7 +57,7 @@ HELD_APART_SETS = {
     "compare": PROJECT_ROOT / "tests" / "fixtures" / "compare_questions.jsonl",  # eighth round: 63 compare rows
     # twelfth round: 109 more (62 answerable, 47 not), written by three helpers who read only the policies and were
     # asked for a user's wording rather than the policy's ("how long do they hang on to my data?"); 11 that repeated
-    # a tuning question or each other were dropped before any was scored
+    # a tuning question or each other were dropped (found by embedding similarity, 0.95 and up)
     "written_2": PROJECT_ROOT / "tests" / "fixtures" / "written_questions_2.jsonl",
     "multilingual_unanswerable_2": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_unanswerable_2.jsonl",  # 18
     # translations of fresh_questions' unanswerable questions
