@@ -193,7 +193,11 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(answer) -> None:
+def _backend_line(answer) -> str:
+    return f"(answered by: {answer.backend}{' — ' + answer.backend_reason if answer.backend_reason else ''})"
+
+
+def _print_answer(answer, with_backend: bool = True) -> None:
     print(answer.text)
     for notice in answer.notices:
         print(f"note: {notice}", file=sys.stderr)
@@ -203,7 +207,8 @@ def _print_answer(answer) -> None:
         for c in sources:
             print(f"  [{c.n}] {c.vendor} — {c.section or '(intro)'} ({c.clause_id}, chars {c.start}-{c.end})")
             print(f"      “{c.quote}”")
-    print(f"\n(answered by: {answer.backend}{' — ' + answer.backend_reason if answer.backend_reason else ''})", file=sys.stderr)
+    if with_backend:
+        print("\n" + _backend_line(answer), file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -251,8 +256,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     for row in comparison.rows:
         print(f"## {row.vendor} — {verdicts[row.vendor]}")
-        _print_answer(row.answer)
+        _print_answer(row.answer, with_backend=False)
         print()
+    # which backend answered (and why), once for the comparison rather than once per vendor
+    for line in dict.fromkeys(_backend_line(row.answer) for row in comparison.rows):
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -101,3 +101,5 @@ def test_compare_leads_with_one_verdict_per_vendor_then_each_answer(ingested_sto
         verdicts = {line.split()[0]: line.split(None, 1)[1].strip() for line in lines[2:4]}
         assert verdicts == {"Kipsu": verdict, "Kaizenify": verdict}, out[:400]
         assert lines[4] == "" and f"## Kipsu — {verdict}" in out and f"## Kaizenify — {verdict}" in out
+        # the backend that answered is said once for the comparison, not once per vendor
+        assert err.count("(answered by: extractive") == 1, err
