@@ -59,6 +59,9 @@ HELD_APART_SETS = {
     # asked for a user's wording rather than the policy's ("how long do they hang on to my data?"); 11 that repeated
     # a tuning question or each other were dropped (found by embedding similarity, 0.95 and up)
     "written_2": PROJECT_ROOT / "tests" / "fixtures" / "written_questions_2.jsonl",
+    # twelfth round: 105 more of the same kind by three other helpers, committed before first scored (15 repeating an
+    # earlier set's question dropped); written after the analysis of written_2's errors, so untouched by it
+    "written_3": PROJECT_ROOT / "tests" / "fixtures" / "written_questions_3.jsonl",
     "multilingual_unanswerable_2": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_unanswerable_2.jsonl",  # 18
     # translations of fresh_questions' unanswerable questions
     "multilingual_pt_it_nl": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions_pt_it_nl.jsonl",

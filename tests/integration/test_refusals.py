@@ -7,7 +7,7 @@ practice, an out-of-scope topic, a false premise — and 72 they do), which the 
 cross-validation, and tests/fixtures/fresh_questions.jsonl (55 + 55 of the same kinds: f001–f050 written in the fourth round, f051–f110
 in the fifth, each time by someone who had not seen the system) and tests/fixtures/fresh_questions_2.jsonl (30 + 30,
 g001–g060, eighth round, likewise) and tests/fixtures/written_questions_2.jsonl (47 + 62 in a user's wording,
-twelfth round, likewise), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
+twelfth round, likewise) and written_questions_3.jsonl (44 + 61, the same kind), never fitted on. The bars sit below the figures in docs/evaluation.md (cross-validated
 for the written set, held apart for the fresh one), so an unrelated change does not fail the build but losing the
 calibration does.
 """
@@ -61,6 +61,9 @@ FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 # question or each other; 0.72 / 0.35 / 0.89 at the threshold 0.55 — paraphrased answerable questions are refused one
 # time in three (docs/evaluation.md, twelfth round)
 WRITTEN_2 = GoldSet("written_2", _rows("written_questions_2"), 0.6, 0.45, 0.8)
+# the same kind by three other helpers (ya/yb/yc), committed before first scored: 0.75 / 0.46 / 0.82 at the threshold
+# 0.55 — questions in a user's words about a policy's less prominent clauses are refused almost one time in two
+WRITTEN_3 = GoldSet("written_3", _rows("written_questions_3"), 0.6, 0.6, 0.7)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,7 @@ def engine(ingested_store) -> Engine:
     return Engine(ingested_store.settings)
 
 
-@pytest.fixture(scope="module", params=[WRITTEN, FRESH, FRESH_2, WRITTEN_2], ids=lambda g: g.name)
+@pytest.fixture(scope="module", params=[WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3], ids=lambda g: g.name)
 def gold_set(request) -> GoldSet:
     return request.param
 
@@ -90,7 +93,7 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     return spans
 
 
-@pytest.mark.parametrize("gold", [WRITTEN, FRESH, FRESH_2, WRITTEN_2], ids=lambda g: g.name)
+@pytest.mark.parametrize("gold", [WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3], ids=lambda g: g.name)
 def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: GoldSet) -> None:
     kinds = {r["kind"] for r in gold.unanswerable}
     assert kinds == {"attribute_absent", "other_vendor", "out_of_scope", "false_premise"}
@@ -99,8 +102,9 @@ def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: Go
 
 
 def test_the_fresh_sets_ask_nothing_the_written_set_or_each_other_asks() -> None:
-    questions = [{r["question"].lower() for r in gold.rows} for gold in (WRITTEN, FRESH, FRESH_2, WRITTEN_2)]
-    assert all(len(q) == len(g.rows) for q, g in zip(questions, (WRITTEN, FRESH, FRESH_2, WRITTEN_2), strict=True))
+    sets = (WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3)
+    questions = [{r["question"].lower() for r in gold.rows} for gold in sets]
+    assert all(len(q) == len(g.rows) for q, g in zip(questions, sets, strict=True))
     assert not any(a & b for a, b in itertools.combinations(questions, 2))
 
 
