@@ -183,12 +183,20 @@ _PRICE = re.compile(r"[$€£¥]\s?\d|\b\d+(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|
 _ORGANISATION = re.compile(r"\b[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*,?\s+(?:Inc|LLC|Ltd|GmbH|Corp|Corporation|Limited|S\.A)\b\.?|"
                            r"\b(?:Google|Amazon|Microsoft|Meta|Facebook|Stripe|PayPal|Twilio|Salesforce|Apple|Cloudflare)\b")
 _URL = re.compile(r"https?://\S+|\bwww\.\S+")
-_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|forty-five|sixty|ninety"
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+                 "eighteen|nineteen|twenty|thirty|forty|forty-five|fifty|sixty|ninety|hundred")
 _NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
 _JURISDICTION = re.compile(r"(?i)\bgovern(?:ed|s|ing)?\s+by\b|\bgoverning law\b|\bjurisdiction\b|\bcourts? of\b|\blaws of (?:the )?[A-Z]")
 _TIMEFRAME = re.compile(
     r"(?i)\bwithin\b|\b(?:business |calendar )?(?:days?|weeks?|months?|hours?)\b|\bpromptly\b|\bimmediately\b|\bwithout (?:undue )?delay\b|"
     r"\btime ?frame\b|\bas soon as\b"
+)
+# How long something lasts: a number of days / months / years, or a period bounded by an event ("for as long as your
+# account is active", "until you delete them", "no longer than necessary", "indefinitely").
+_DURATION = re.compile(
+    rf"(?i)(?:\d+|\b(?:{_NUMBER_WORDS}))\)?\s+(?:\w+\s+)?(?:hours?|days?|weeks?|months?|years?)\b|\bas long as\b|"
+    r"\bno longer than\b|\buntil\b|\bfor the (?:duration|life|lifetime|length|term) of\b|\bindefinite(?:ly)?\b|\bpermanent(?:ly)?\b|"
+    r"\bfor a (?:limited |certain |reasonable )?period\b"
 )
 # A law named by its title ("... Privacy Act", "Civil Code §", "... Regulation") or a well-known privacy-law acronym.
 _LAW_NAME = re.compile(
@@ -211,6 +219,7 @@ _ASKED_KINDS = [
     ("url", (r"\b(web ?address|urls?|website address)\b", r"\b(what|which|where|give)\b")),
     ("jurisdiction", (r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b",)),
     ("timeframe", (r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b",)),
+    ("duration", (r"\bhow long\b",)),
     ("law", (r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b",)),
     ("phone", (r"\b(phone|telephone) number\b|\btelephone\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b",)),
     ("date", (r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b",)),
@@ -259,11 +268,13 @@ def asked_attribute(question: str) -> str | None:
 _VALUE_PATTERNS = {
     "email": (_EMAIL,), "jurisdiction": (_JURISDICTION,), "timeframe": (_TIMEFRAME,), "law": (_LAW_NAME,),
     "phone": (_PHONE,), "date": (_DATE,), "price": (_PRICE,), "contact": (_EMAIL, _PHONE, _STREET, _URL), "url": (_URL,),
+    "duration": (_DURATION,),
 }
 
 ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
                     "contact": "contact details", "timeframe": "time frame", "law": "named law", "phone": "phone number",
-                    "date": "date", "price": "price", "organisation": "company name", "url": "web address"}
+                    "date": "date", "price": "price", "organisation": "company name", "url": "web address",
+                    "duration": "period of time"}
 
 
 def has_attribute(kind: str, text: str, question: str = "") -> bool:

@@ -34,10 +34,10 @@ KIPSU_RETENTION = "How long does Kipsu retain data?"
 # multilingual index the German question is found, so what is left are one bullet of a kim.cc list and one Chinese
 # clause. A regression below the bar fails the build.
 MIN_SINGLE_VENDOR_RECALL = 0.95
-# Compare rows (one per question and vendor, 21 in the seed set) whose stated / not stated matches the gold: 21 with
-# the shipped refusal model (threshold 0.54; cross-validated: 1.00), 19 at the previous fit's 0.61: the minimum-age
-# comparison's Kipsu ("children under the age of 13", p 0.57) and Kalodata ("teens should not create accounts
-# without their guardians' consent", 0.55) rows sit next to the threshold, which a refit can move either way.
+# Compare rows (one per question and vendor, 21 in the seed set) whose stated / not stated matches the gold: 20 with
+# the shipped refusal model (threshold 0.56, twelfth round: Kaizenify's row of "which privacy laws are named" is just
+# under it; 21 with the eleventh round's), 19 at an earlier fit's 0.61: rows like the minimum-age comparison's Kipsu
+# ("children under the age of 13") sit next to the threshold, which a refit can move either way.
 MIN_COMPARE_ROWS_RIGHT = 0.85
 
 # ---- the gold file ----------------------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ def sentence(
         ("How quickly will Acme respond to my request?", "timeframe"),
         ("Which privacy laws are named in the policy?", "law"),
         ("What is Acme's contact information for privacy questions?", "contact"),
-        ("How long does Acme keep my data?", None),  # "as long as necessary" is an answer: no number required
+        # a period, which "as long as necessary" or "until you delete it" gives as well as "30 days"
+        ("How long does Acme keep my data?", "duration"),
+        ("how long does acme hang on to my stuff", "duration"),
+        ("How long does it take Acme to answer a request?", "timeframe"),  # the time to act, not a period kept
         ("Does Acme sell my data?", None),
         # an e-mail, phone number or contact details named as the user's data are a topic, not an asked value
         ("Can my admin change my e-mail address?", None),
@@ -120,6 +123,12 @@ def test_a_number_of_days_must_be_days_not_any_number() -> None:
         ("timeframe", "We respond to tickets you send us.", False),
         ("law", 'including the California Consumer Privacy Act ("CCPA")', True),
         ("law", "We comply with applicable laws.", False),
+        ("duration", "We retain personal information for as long as needed to provide the service.", True),
+        ("duration", "Cookie data is kept for thirteen months.", True),
+        ("duration", "Logs are deleted 30 days after collection.", True),
+        ("duration", "We keep your content until you delete your account.", True),
+        ("duration", "Persistent cookies remain on computers after the web browser is closed.", False),
+        ("duration", "We retain personal information to comply with our legal obligations.", False),
     ],
 )
 def test_whether_a_sentence_carries_the_asked_value(kind: str, text: str, expected: bool) -> None:
