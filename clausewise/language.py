@@ -73,6 +73,7 @@ def language_name(code: str) -> str:
 # recognises in English (a question that asks for one is refused when the policy does not give it). Each kind needs
 # both a cue for the value and (for e-mail and name) a cue that it is asked for.
 _ASKED = (
+    ("duration", r"wie lange|combien de temps|cuánto tiempo|多久|多长时间|多長時間", r""),
     ("email", r"e-?mail|courriel|correo|电子邮件|邮箱", r"welche|wie lautet|adresse|quel|dirección|qué|cuál|哪个|什么|地址"),
     ("number", r"wie viele|wie viel\b|combien de (?!temps)|cuánt[oa]s? (?!tiempo)|多少(?!时间)|几(?:天|个|年|月)", r""),
     ("name", r"wie heißt|name (?:des|der)|nom d|comment s'appelle|cómo se llama|nombre d|叫什么|名字|姓名",
@@ -95,7 +96,8 @@ _PERSONAL_DATA = re.compile(
 
 
 def asked_kind(question: str) -> str | None:
-    """The kind of value a non-English question asks for ('email', 'number', 'name', 'jurisdiction'), if any."""
+    """The kind of value a non-English question asks for ('duration', 'email', 'number', 'name', 'jurisdiction'), if
+    any."""
     if detect_language(question) == "en":
         return None
     q = question.lower()

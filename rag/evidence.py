@@ -196,7 +196,8 @@ _TIMEFRAME = re.compile(
 _DURATION = re.compile(
     rf"(?i)(?:\d+|\b(?:{_NUMBER_WORDS}))\)?\s+(?:\w+\s+)?(?:hours?|days?|weeks?|months?|years?)\b|\bas long as\b|"
     r"\bno longer than\b|\buntil\b|\bfor the (?:duration|life|lifetime|length|term) of\b|\bindefinite(?:ly)?\b|\bpermanent(?:ly)?\b|"
-    r"\bfor a (?:limited |certain |reasonable )?period\b"
+    r"\bfor a (?:limited |certain |reasonable )?period\b|"
+    r"\d+\s*(?:个)?(?:小时|天|日|周|星期|月|年)|只要|直到|期间|永久"  # the same in Chinese ("只要您还在使用我们的服务": as long as)
 )
 # A law named by its title ("... Privacy Act", "Civil Code §", "... Regulation") or a well-known privacy-law acronym.
 _LAW_NAME = re.compile(

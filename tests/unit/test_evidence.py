@@ -127,6 +127,7 @@ def test_a_number_of_days_must_be_days_not_any_number() -> None:
         ("duration", "Cookie data is kept for thirteen months.", True),
         ("duration", "Logs are deleted 30 days after collection.", True),
         ("duration", "We keep your content until you delete your account.", True),
+        ("duration", "3.1 只要您还在使用我们的服务,我们就会保留您的信息。", True),  # "as long as you use our services"
         ("duration", "Persistent cookies remain on computers after the web browser is closed.", False),
         ("duration", "We retain personal information to comply with our legal obligations.", False),
     ],
