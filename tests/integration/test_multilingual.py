@@ -114,7 +114,8 @@ def test_how_long_kipsu_keeps_data_asked_in_another_language_quotes_the_retentio
 
     if answer.refused:
         # across languages the decision needs more than it does within one (a threshold of its own, docs/evaluation.md
-        # tenth round; measured in the eleventh: all four answered, P 0.88-0.91 against 0.87). A refusal must say the match is only
+        # tenth round; measured in the eleventh: all four answered, P 0.88-0.91 against 0.87; twelfth: "how long" asks for a
+        # period, which the retention clause gives, against 0.88). A refusal must say the match is only
         # unconfirmed and show the retention clause first among the closest ones, never claim plain silence.
         assert UNCONFIRMED_ACROSS_LANGUAGES in answer.text, answer.text
         first = answer.related[0]
@@ -243,7 +244,8 @@ UNANSWERABLE_ACROSS_HELD = read_jsonl(FIXTURES / "multilingual_unanswerable_2.js
 def test_questions_in_other_languages_the_policy_does_not_answer_are_mostly_refused(engine) -> None:
     # Translations of the fresh sets' unanswerable questions (an absent detail, another vendor's practice, an
     # out-of-scope topic, a false premise) in German, French, Spanish and Chinese. One threshold for all questions
-    # refused 7 % / 17 % of them; the threshold across languages 51 % (cross-validated) / 50 % (held apart).
+    # refused 7 % / 17 % of them; the threshold across languages 51 % (cross-validated) / 50 % (held apart); twelfth
+    # round ("how long" recognised in these languages, threshold 0.88): 55 % / 50 %.
     for rows, bar in ((UNANSWERABLE_ACROSS, 0.35), (UNANSWERABLE_ACROSS_HELD, 0.4)):
         answers = {r["id"]: engine.ask(r["question"], vendor=r["vendors"][0]) for r in rows}
         refused = [i for i, a in answers.items() if a.refused]
@@ -254,8 +256,8 @@ def test_questions_in_other_languages_the_policy_does_not_answer_are_mostly_refu
 
 
 def test_questions_in_other_languages_the_policy_answers_are_still_answered(engine) -> None:
-    # the threshold across languages refuses at most 10 % of the tuning sets' answerable questions (measured: 11 %
-    # cross-validated on the 40 new questions, 3 of 40 with the shipped model; 0 of the 30 held-apart Portuguese,
-    # Italian and Dutch ones)
+    # the threshold across languages refuses at most 10 % of the tuning sets' answerable questions (measured: 9 %
+    # cross-validated on the 40 new questions in the twelfth round, 11 % in the tenth; 0 of the 30 held-apart
+    # Portuguese, Italian and Dutch ones)
     refused = [r["id"] for r in NEW_QUESTIONS if engine.ask(r["question"], vendor=r["vendors"][0]).refused]
     assert len(refused) / len(NEW_QUESTIONS) <= 0.12, f"refused although the policy answers: {refused}"
