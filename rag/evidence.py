@@ -199,6 +199,17 @@ _DURATION = re.compile(
     r"\bfor a (?:limited |certain |reasonable )?period\b|"
     r"\d+\s*(?:个)?(?:小时|天|日|周|星期|月|年)|只要|直到|期间|永久"  # the same in Chinese ("只要您还在使用我们的服务": as long as)
 )
+# An encryption method named ("AES-256", "TLS", "encrypted in transit and at rest"), not encryption in general.
+_ENCRYPTION = re.compile(
+    r"(?i)\b(?:AES|TLS|SSL|RSA|SHA-?\d+|HTTPS|PGP|GPG|\d{3}-bit|end-to-end)\b|"
+    r"\bencrypt\w*\b.{0,40}\b(?:at rest|in transit)\b|\b(?:at rest|in transit)\b.{0,40}\bencrypt\w*"
+)
+# What a transfer of data abroad rests on: contractual clauses, corporate rules, an adequacy decision, a certification
+# framework, or the user's consent.
+_TRANSFER_MECHANISM = re.compile(
+    r"(?i)standard contractual clauses|\bSCCs?\b|model clauses|binding corporate rules|\bBCRs?\b|adequacy decision|"
+    r"privacy shield|data privacy framework|\bDPF\b|\bconsent"
+)
 # A law named by its title ("... Privacy Act", "Civil Code §", "... Regulation") or a well-known privacy-law acronym.
 _LAW_NAME = re.compile(
     r"\b(?:[A-Z][a-z]+\s+){1,6}(?:Act|Code|Regulation|Directive|Ordinance|Statute)\b|\bCode\s+§|§\s*\d|"
@@ -221,6 +232,10 @@ _ASKED_KINDS = [
     ("jurisdiction", (r"\bgovern(s|ing|ed)?\b|\bjurisdiction\b|\bwhich (country|state)['’]?s? laws?\b",)),
     ("timeframe", (r"\bhow (quickly|soon|fast)\b|\bwithin how\b|\bwhat (time ?frame|deadline)\b|\bhow long (does it|will it) take\b",)),
     ("duration", (r"\bhow long\b",)),
+    ("encryption", (r"\b(what|which) (\w+ ){0,2}(encryption|cipher|cryptograph\w*)\b|"
+                    r"\bencryption (standard|algorithm|method|protocol|level|strength)s?\b",)),
+    ("mechanism", (r"\b(what|which) (\w+ ){0,3}(mechanism|safeguard|legal basis|legal ground)s?\b",
+                   r"\b(transfer\w*|abroad|outside|overseas|international\w*|countr\w*|cross-border)\b")),
     ("law", (r"\b(which|what) (\w+ )?(laws|regulations|statutes|acts)\b|\blaws? (are |is )?(named|mentioned|cited|referenced)\b",)),
     ("phone", (r"\b(phone|telephone) number\b|\btelephone\b|\bwhat number (can|do|should) i call\b|\bcall (them|you)\b",)),
     ("date", (r"\b(effective|last updated|revision) date\b|\bwhen was (it|the policy|this policy) (last )?(updated|revised|changed)\b",)),
@@ -269,13 +284,14 @@ def asked_attribute(question: str) -> str | None:
 _VALUE_PATTERNS = {
     "email": (_EMAIL,), "jurisdiction": (_JURISDICTION,), "timeframe": (_TIMEFRAME,), "law": (_LAW_NAME,),
     "phone": (_PHONE,), "date": (_DATE,), "price": (_PRICE,), "contact": (_EMAIL, _PHONE, _STREET, _URL), "url": (_URL,),
-    "duration": (_DURATION,),
+    "duration": (_DURATION,), "encryption": (_ENCRYPTION,), "mechanism": (_TRANSFER_MECHANISM,),
 }
 
 ATTRIBUTE_NAMES = {"email": "e-mail address", "number": "number", "name": "name", "jurisdiction": "governing law",
                     "contact": "contact details", "timeframe": "time frame", "law": "named law", "phone": "phone number",
                     "date": "date", "price": "price", "organisation": "company name", "url": "web address",
-                    "duration": "period of time"}
+                    "duration": "period of time", "encryption": "named encryption method",
+                    "mechanism": "transfer mechanism"}
 
 
 def has_attribute(kind: str, text: str, question: str = "") -> bool:

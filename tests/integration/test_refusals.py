@@ -49,7 +49,7 @@ def _rows(name: str) -> list[dict]:
     return read_jsonl(path)
 
 
-# cross-validated: 0.79 / 0.07 / 0.81 (twelfth round; eleventh 0.78 / 0.08 / 0.80)
+# cross-validated: 0.81 / 0.07 / 0.81 (twelfth round; eleventh 0.78 / 0.08 / 0.80)
 WRITTEN = GoldSet("written", _rows("written_questions"), 0.75, 0.2, 0.7)
 # held apart: 0.78 / 0.22 / 0.72 at the fitted threshold 0.56 (twelfth and eleventh rounds; tenth: 0.75 / 0.18 / 0.72 — the
 # threshold sits on a flat plateau and each refit moves along the same trade-off, docs/evaluation.md)
@@ -58,12 +58,13 @@ FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.65)
 FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 # twelfth round, xa/xb/xc001-040, held apart and committed before first scored: 120 questions by three helpers asked
 # for a user's wording, not the policy's ("how long does Kipsu hang on to personal data?"), less 11 that repeat a tuning
-# question or each other; 0.79 / 0.31 / 0.90 at the threshold 0.56 (0.72 / 0.35 / 0.89 before "a period of time" was an
+# question or each other; 0.81 / 0.31 / 0.90 at the threshold 0.56 (0.72 / 0.35 / 0.89 before "a period of time" was an
 # asked value) — paraphrased answerable questions are refused one time in three (docs/evaluation.md, twelfth round)
 WRITTEN_2 = GoldSet("written_2", _rows("written_questions_2"), 0.6, 0.45, 0.8)
 # the same kind by three other helpers (ya/yb/yc), committed before first scored: 0.75 / 0.46 / 0.82 at the threshold
-# 0.55, 0.77 / 0.44 / 0.83 at 0.56 with "a period of time" — questions in a user's words about a policy's less
-# prominent clauses are refused almost one time in two
+# 0.55; 0.82 / 0.44 / 0.83 at 0.56 with the twelfth round's asked kinds (a period of time, a named encryption method,
+# a transfer mechanism) — questions in a user's words about a policy's less prominent clauses: answerable ones are
+# refused almost one time in two
 WRITTEN_3 = GoldSet("written_3", _rows("written_questions_3"), 0.6, 0.6, 0.7)
 
 

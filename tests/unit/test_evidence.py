@@ -67,6 +67,11 @@ def sentence(
         ("How long does Acme keep my data?", "duration"),
         ("how long does acme hang on to my stuff", "duration"),
         ("How long does it take Acme to answer a request?", "timeframe"),  # the time to act, not a period kept
+        # a named encryption method or transfer mechanism, not encryption or transfers in general
+        ("What kind of encryption does Acme use to protect my data?", "encryption"),
+        ("Does Acme encrypt my messages?", None),
+        ("What legal mechanism does Acme rely on to send my data abroad?", "mechanism"),
+        ("What safeguards does Acme use to protect personal information?", None),  # security, not a transfer
         ("Does Acme sell my data?", None),
         # an e-mail, phone number or contact details named as the user's data are a topic, not an asked value
         ("Can my admin change my e-mail address?", None),
@@ -129,6 +134,11 @@ def test_a_number_of_days_must_be_days_not_any_number() -> None:
         ("duration", "We keep your content until you delete your account.", True),
         ("duration", "3.1 只要您还在使用我们的服务,我们就会保留您的信息。", True),  # "as long as you use our services"
         ("duration", "Persistent cookies remain on computers after the web browser is closed.", False),
+        ("encryption", "Data is encrypted in transit using TLS 1.2 and at rest using AES-256.", True),
+        ("encryption", "We use commercially acceptable means of protecting your personal information.", False),
+        ("mechanism", "Such transfers rely on the Standard Contractual Clauses approved by the European Commission.", True),
+        ("mechanism", "By submitting your personal information, you consent to its transfer to the United States.", True),
+        ("mechanism", "We take steps to protect your information wherever it is processed.", False),
         ("duration", "We retain personal information to comply with our legal obligations.", False),
     ],
 )
