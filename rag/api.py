@@ -48,6 +48,7 @@ from rag.evidence import (
     content_tokens,
     idf_table,
     pick_sentences,
+    quantities_absent,
     score_sentences,
     split_sentences,
     words_absent_from,
@@ -96,6 +97,7 @@ class VendorEvidence:
     signals: Signals | None = None
     probability: float = 0.0
     across_languages: bool = False  # the question and the quoted text are in different languages
+    unsupported: tuple[str, ...] = ()  # periods the question states that the policy never does ("for 10 years")
 
     @property
     def chosen(self) -> list[Sentence]:
@@ -409,8 +411,10 @@ class Engine:
         stems = [[t for w in words for t in tokenize(w)] for words in concepts] if ranked[0].scored.chunk.lang == "en" else []
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
                           weakest, across_languages, stems, reliance)
-        answered, reason, probability = decide(query, signals, self.answerability, across_languages)
-        return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages)
+        policy_text = "\n".join(self._raw.get(d.doc_id, "") for d in self._documents if d.vendor == vendor)
+        unsupported = tuple(quantities_absent(query, policy_text))
+        answered, reason, probability = decide(query, signals, self.answerability, across_languages, unsupported)
+        return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages, unsupported)
 
     def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
         """Quote the policy's own sentences that answer the question, attributed and cited."""

@@ -139,7 +139,7 @@ def _cases_for(engine, item, source: str, kind: str, fold: int) -> list[Case]:
         found = engine.evidence(query, vendor, engine.retriever.search(query, [vendor]))
         if found.signals is None:
             continue
-        value_missing = missing_value(query, found.signals) is not None
+        value_missing = missing_value(query, found.signals) is not None or bool(found.unsupported)
         cited = [[engine_source(engine, i.chunk.doc_id), a, b] for i, a, b in cited_spans(found.picked)]
         answerable = vendor not in item.not_stated if item.is_compare else item.answerable
         cases.append(Case(source, item.id, vendor, kind, answerable, found.signals.vector(), value_missing, cited,

@@ -86,6 +86,26 @@ def words_absent_from(question: str, vendor_tokens: set[str], policy_tokens: fro
     return absent
 
 
+_WORD_NUMBERS = {w: n for n, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+_WORD_NUMBERS |= {"thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
+_NUMBER_WORDS = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))  # longest first: "forty-five" before "forty"
+_QUANTITY = re.compile(rf"(?i)\b(\d+|{_NUMBER_WORDS})[\s-]+(?:(?:business|calendar|working)\s+)?"
+                       r"(hour|day|week|month|year)s?\b(?![\s-]*old)")
+
+
+def _quantity(number: str, unit: str) -> tuple[int, str]:
+    return int(number) if number.isdigit() else _WORD_NUMBERS[number.lower()], unit.lower()
+
+
+def quantities_absent(question: str, policy_text: str) -> list[str]:
+    """The periods the question states ("for 10 years", "within thirty days") that the policy never states, in digits
+    or words: a premise the policy does not support ("Why does Acme keep my data for 10 years?")."""
+    stated = {_quantity(*found) for found in _QUANTITY.findall(policy_text)}
+    return [m.group(0) for m in _QUANTITY.finditer(question) if _quantity(m.group(1), m.group(2)) not in stated]
+
+
 def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int) -> list[str]:
     """The question's n rarest content words: a word the store never contains (not a Chinese character pair) first,
     then by idf."""
@@ -183,8 +203,6 @@ _PRICE = re.compile(r"[$€£¥]\s?\d|\b\d+(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars?|
 _ORGANISATION = re.compile(r"\b[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*,?\s+(?:Inc|LLC|Ltd|GmbH|Corp|Corporation|Limited|S\.A)\b\.?|"
                            r"\b(?:Google|Amazon|Microsoft|Meta|Facebook|Stripe|PayPal|Twilio|Salesforce|Apple|Cloudflare)\b")
 _URL = re.compile(r"https?://\S+|\bwww\.\S+")
-_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
-                 "eighteen|nineteen|twenty|thirty|forty|forty-five|fifty|sixty|ninety|hundred")
 _NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
 _JURISDICTION = re.compile(r"(?i)\bgovern(?:ed|s|ing)?\s+by\b|\bgoverning law\b|\bjurisdiction\b|\bcourts? of\b|\blaws of (?:the )?[A-Z]")
 _TIMEFRAME = re.compile(

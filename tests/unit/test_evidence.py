@@ -19,6 +19,7 @@ from rag.evidence import (
     has_attribute,
     idf_table,
     pick_sentences,
+    quantities_absent,
     score_sentences,
 )
 from rag.lexical import tokenize
@@ -464,3 +465,14 @@ def test_a_sentence_about_the_asked_word_relies_on_it_and_one_about_the_rest_doe
     about_the_rest = key_word_reliance(question, "Personal information means information that identifies you.",
                                        embedder, idf, acme)
     assert about_selling > 0.5 > about_the_rest
+
+
+def test_a_period_the_question_states_counts_only_if_the_policy_states_it_too() -> None:
+    policy = "We respond within 30 business days. Logs are kept for seven years. Users must be over 13."
+    # the premise of a "why" question is a period the policy never states
+    assert quantities_absent("Why does Acme keep my data for 10 years after I delete my account?", policy) == ["10 years"]
+    assert quantities_absent("Under Acme's 90-day retention rule, when are e-mails deleted?", policy) == ["90-day"]
+    # stated in digits or in words, with or without "business", it is the policy's own
+    assert quantities_absent("Does Acme answer within thirty days?", policy) == []
+    assert quantities_absent("Why does Acme keep logs for 7 years?", policy) == []
+    assert quantities_absent("Can my 14-year-old sign up?", policy) == []  # an age, not a period
