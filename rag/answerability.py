@@ -278,11 +278,12 @@ UNCONFIRMED_ACROSS_LANGUAGES = ("matched only across languages, no clause is a c
 def decide(question: str, signals: Signals, model: AnswerabilityModel,
            across_languages: bool = False, unsupported: tuple[str, ...] = ()) -> tuple[bool, str, float]:
     """(answered, reason when not, P(answerable)). A missing asked value (no e-mail for "which e-mail") always refuses,
-    and so does a period the question states that the policy never does (`unsupported`: "for 10 years")."""
+    and so does what the question takes for granted and the policy never mentions (`unsupported`: "10 years",
+    "OpenAI")."""
     if missing := missing_value(question, signals):
         return False, f"the policy gives no {missing} for this", 0.0
     if unsupported:
-        return False, f"the policy never states {', '.join(f'“{q}”' for q in unsupported)}", 0.0
+        return False, f"the policy never mentions {', '.join(f'“{q}”' for q in unsupported)}", 0.0
     p = model.probability(signals)
     if p < model.threshold_for(across_languages):
         # within one language this would have been answered: say the closest clauses may still speak to it

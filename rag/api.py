@@ -47,6 +47,7 @@ from rag.evidence import (
     complete_lists,
     content_tokens,
     idf_table,
+    names_absent,
     pick_sentences,
     quantities_absent,
     score_sentences,
@@ -97,7 +98,7 @@ class VendorEvidence:
     signals: Signals | None = None
     probability: float = 0.0
     across_languages: bool = False  # the question and the quoted text are in different languages
-    unsupported: tuple[str, ...] = ()  # periods the question states that the policy never does ("for 10 years")
+    unsupported: tuple[str, ...] = ()  # periods and names the question gives that the policy never mentions
 
     @property
     def chosen(self) -> list[Sentence]:
@@ -412,7 +413,9 @@ class Engine:
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
                           weakest, across_languages, stems, reliance)
         policy_text = "\n".join(self._raw.get(d.doc_id, "") for d in self._documents if d.vendor == vendor)
-        unsupported = tuple(quantities_absent(query, policy_text))
+        # what the question takes for granted and the policy never mentions: a period ("for 10 years"), a name ("OpenAI")
+        unsupported = tuple(quantities_absent(query, policy_text) + (
+            names_absent(query, policy_text, vendor_words) if detect_language(query) == "en" else []))
         answered, reason, probability = decide(query, signals, self.answerability, across_languages, unsupported)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages, unsupported)
 

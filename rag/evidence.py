@@ -106,6 +106,34 @@ def quantities_absent(question: str, policy_text: str) -> list[str]:
     return [m.group(0) for m in _QUANTITY.finditer(question) if _quantity(m.group(1), m.group(2)) not in stated]
 
 
+# A name the question gives: a run of capitalised words or an acronym ("OpenAI", "Standard Contractual Clauses",
+# "SOC 2", "Do Not Track"), not the question's first word.
+_NAME = re.compile(r"\b[A-Z][\w&+-]*(?:\s+(?:of\s+|and\s+)?[A-Z][\w&+-]*)*")
+_TITLE_CASE_SHARE = 0.6  # a question this capitalised ("How Long Does Acme Keep Data?") names nothing by capitals
+
+
+def names_absent(question: str, policy_text: str, vendor_tokens: set[str]) -> list[str]:
+    """The names an English question gives (vendor names and generic words aside) that the policy never mentions: a
+    company, product, law or standard the policy says nothing of ("Does Acme send my data to OpenAI?")."""
+    words = [w for w in _QUESTION_WORD.findall(question)[1:] if not set(tokenize(w)) & vendor_tokens]
+    if sum(w[0].isupper() for w in words) > _TITLE_CASE_SHARE * len(words):
+        return []
+    policy = normalize_ws(policy_text).lower()
+    absent = []
+    for match in _NAME.finditer(question):
+        if not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!:\"“(":
+            continue  # a sentence's first word is capitalised whatever it is
+        words = match.group().split()
+        while words and (words[-1] in ("of", "and") or set(tokenize(words[-1])) & vendor_tokens):
+            words.pop()  # "the Privacy Officer of Acme": the officer, not a name with the vendor's in it
+        named = [w for w in words if (t := tokenize(w)) and not set(t) & (vendor_tokens | GENERIC)]
+        # absent only when no word of it is in the policy: "Facebook Messenger" where the policy speaks of Facebook is
+        # the same thing named more exactly
+        if named and not any(re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", policy) for w in named):
+            absent.append(" ".join(words))
+    return absent
+
+
 def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int) -> list[str]:
     """The question's n rarest content words: a word the store never contains (not a Chinese character pair) first,
     then by idf."""

@@ -49,12 +49,12 @@ def _rows(name: str) -> list[dict]:
     return read_jsonl(path)
 
 
-# cross-validated: 0.82 / 0.07 / 0.81 (twelfth round; eleventh 0.78 / 0.08 / 0.80)
+# cross-validated: 0.88 / 0.07 / 0.81 (twelfth round; eleventh 0.78 / 0.08 / 0.80)
 WRITTEN = GoldSet("written", _rows("written_questions"), 0.75, 0.2, 0.7)
-# held apart: 0.78 / 0.22 / 0.72 at the fitted threshold 0.56 (twelfth and eleventh rounds; tenth: 0.75 / 0.18 / 0.72 — the
+# held apart: 0.84 / 0.25 / 0.76 at the fitted threshold 0.56 (twelfth round; eleventh 0.78 / 0.22 / 0.72; tenth: 0.75 / 0.18 / 0.72 — the
 # threshold sits on a flat plateau and each refit moves along the same trade-off, docs/evaluation.md)
 FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.65)
-# eighth round, g001-g060, held apart and committed before first scored: 0.73 / 0.30 / 0.77 at the threshold 0.56
+# eighth round, g001-g060, held apart and committed before first scored: 0.77 / 0.33 / 0.81 at the threshold 0.56 (eleventh: 0.73 / 0.30 / 0.77)
 FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 # twelfth round, xa/xb/xc001-040, held apart and committed before first scored: 120 questions by three helpers asked
 # for a user's wording, not the policy's ("how long does Kipsu hang on to personal data?"), less 11 that repeat a tuning
@@ -62,8 +62,8 @@ FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 # asked value) — paraphrased answerable questions are refused one time in three (docs/evaluation.md, twelfth round)
 WRITTEN_2 = GoldSet("written_2", _rows("written_questions_2"), 0.6, 0.45, 0.8)
 # the same kind by three other helpers (ya/yb/yc), committed before first scored: 0.75 / 0.46 / 0.82 at the threshold
-# 0.55; 0.84 / 0.44 / 0.83 at 0.56 with the twelfth round's value checks (a period of time, a named encryption method,
-# a transfer mechanism, a stated period the policy never states) — questions in a user's words about a policy's less prominent clauses: answerable ones are
+# 0.55; 0.91 / 0.48 / 0.82 at 0.56 with the twelfth round's value checks (a period of time, a named encryption method,
+# a transfer mechanism, a period or name the question gives that the policy never mentions) — questions in a user's words about a policy's less prominent clauses: answerable ones are
 # refused almost one time in two
 WRITTEN_3 = GoldSet("written_3", _rows("written_questions_3"), 0.6, 0.6, 0.7)
 
@@ -209,8 +209,14 @@ def test_a_sentence_that_never_touches_an_asked_concept_matches_the_question_wor
 def test_a_question_that_states_a_period_the_policy_never_states_is_refused(engine: Engine) -> None:
     # a false premise ("Why … for 12 years?") is refused by naming the period the policy never states
     answer = engine.ask("Why does Kipsu keep guest messages for 12 years?", backend="extractive")
-    assert answer.refused and "never states “12 years”" in answer.text, answer.text
+    assert answer.refused and "never mentions “12 years”" in answer.text, answer.text
     assert answer.related  # the closest clauses are still shown
     # a period the policy does state ("within 30 business days") is no reason to refuse
     stated = engine.ask("Does Kipsu answer access requests within thirty business days?", backend="extractive")
-    assert "never states" not in stated.text and not stated.refused, stated.text
+    assert "never mentions" not in stated.text and not stated.refused, stated.text
+
+
+def test_a_question_naming_something_the_policy_never_mentions_is_refused_saying_so(engine: Engine) -> None:
+    answer = engine.ask("Does Kipsu send my guest conversations to OpenAI?", backend="extractive")
+    assert answer.refused and "never mentions “OpenAI”" in answer.text, answer.text
+    assert answer.related

@@ -18,6 +18,7 @@ from rag.evidence import (
     coverage,
     has_attribute,
     idf_table,
+    names_absent,
     pick_sentences,
     quantities_absent,
     score_sentences,
@@ -476,3 +477,17 @@ def test_a_period_the_question_states_counts_only_if_the_policy_states_it_too() 
     assert quantities_absent("Does Acme answer within thirty days?", policy) == []
     assert quantities_absent("Why does Acme keep logs for 7 years?", policy) == []
     assert quantities_absent("Can my 14-year-old sign up?", policy) == []  # an age, not a period
+
+
+def test_a_name_the_question_gives_counts_only_if_the_policy_mentions_it() -> None:
+    policy = "We host data with Google Cloud. We honour Do Not Track signals. Contact our Privacy Officer."
+    vendor = {"acm"}  # the stem of the vendor's name
+    assert names_absent("Does Acme send my chats to OpenAI?", policy, vendor) == ["OpenAI"]
+    assert names_absent("Does Acme hold a SOC 2 or ISO 27001 certification?", policy, vendor) == ["SOC", "ISO"]
+    # mentioned in any case, as a whole word; the vendor's own name and the first word are not names asked about
+    assert names_absent("Does Acme keep my files on Google Cloud?", policy, vendor) == []
+    assert names_absent("Can Acme read my Google Drive?", policy, vendor) == []  # one of its words is the policy's
+    assert names_absent("Does Acme honor the Do Not Track setting?", policy, vendor) == []
+    assert names_absent("Can I write to the Privacy Officer of Acme?", policy, vendor) == []
+    # a question in title case names nothing by its capitals
+    assert names_absent("How Long Does Acme Keep My Data?", policy, vendor) == []
