@@ -126,7 +126,9 @@ def names_absent(question: str, policy_text: str, vendor_tokens: set[str]) -> li
         words = match.group().split()
         while words and (words[-1] in ("of", "and") or set(tokenize(words[-1])) & vendor_tokens):
             words.pop()  # "the Privacy Officer of Acme": the officer, not a name with the vendor's in it
-        named = [w for w in words if (t := tokenize(w)) and not set(t) & (vendor_tokens | GENERIC)]
+        # a plural acronym ("IDs", "URLs") is a common noun, not a name
+        named = [w for w in words if (t := tokenize(w)) and not set(t) & (vendor_tokens | GENERIC)
+                 and not re.fullmatch(r"[A-Z]{2,}s", w)]
         # absent only when no word of it is in the policy: "Facebook Messenger" where the policy speaks of Facebook is
         # the same thing named more exactly
         if named and not any(re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", policy) for w in named):

@@ -487,6 +487,7 @@ def test_a_name_the_question_gives_counts_only_if_the_policy_mentions_it() -> No
     # mentioned in any case, as a whole word; the vendor's own name and the first word are not names asked about
     assert names_absent("Does Acme keep my files on Google Cloud?", policy, vendor) == []
     assert names_absent("Can Acme read my Google Drive?", policy, vendor) == []  # one of its words is the policy's
+    assert names_absent("Does Acme collect my IP address and device IDs?", policy, vendor) == ["IP"]  # "IDs": a noun
     assert names_absent("Does Acme honor the Do Not Track setting?", policy, vendor) == []
     assert names_absent("Can I write to the Privacy Officer of Acme?", policy, vendor) == []
     # a question in title case names nothing by its capitals
