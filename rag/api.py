@@ -151,6 +151,7 @@ class Engine:
         self._raw: dict[str, str] = {}
         self._idf: dict[str, float] = {}
         self._vocabulary: dict[str, Vocabulary] = {}
+        self._policy_texts: dict[str, str] = {}  # each vendor's whole policy text (all its documents)
         self._all_vendor_words: set[str] = set()
         self.answerability = answerability or load_model().at_threshold(settings.refusal_threshold)
 
@@ -183,6 +184,10 @@ class Engine:
             for chunk, chunk_tokens in zip(index.chunks, tokens, strict=True):
                 by_vendor.setdefault(chunk.vendor, []).append(chunk_tokens)
             self._vocabulary = {vendor: Vocabulary.of(lists) for vendor, lists in by_vendor.items()}
+            texts: dict[str, list[str]] = {}
+            for document in self._documents:
+                texts.setdefault(document.vendor, []).append(self._raw.get(document.doc_id, ""))
+            self._policy_texts = {vendor: "\n".join(parts) for vendor, parts in texts.items()}
             # every vendor's name words, which no answer check counts as the question's own words
             self._all_vendor_words = self._vendor_words([d.vendor for d in self._documents])
             self._cache_version = index.version
@@ -412,7 +417,7 @@ class Engine:
         stems = [[t for w in words for t in tokenize(w)] for words in concepts] if ranked[0].scored.chunk.lang == "en" else []
         signals = measure(query, ranked[0], chosen, self._idf, vendor_words, self._vocabulary.get(vendor, Vocabulary.of([])),
                           weakest, across_languages, stems, reliance)
-        policy_text = "\n".join(self._raw.get(d.doc_id, "") for d in self._documents if d.vendor == vendor)
+        policy_text = self._policy_texts.get(vendor, "")
         # what the question takes for granted and the policy never mentions: a period ("for 10 years"), a name ("OpenAI")
         unsupported = tuple(quantities_absent(query, policy_text) + (
             names_absent(query, policy_text, vendor_words) if detect_language(query) == "en" else []))
