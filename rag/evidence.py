@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -91,8 +92,9 @@ _WORD_NUMBERS = {w: n for n, w in enumerate((
     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _WORD_NUMBERS |= {"thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
 _NUMBER_WORDS = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))  # longest first: "forty-five" before "forty"
-_QUANTITY = re.compile(rf"(?i)\b(\d+|{_NUMBER_WORDS})[\s-]+(?:(?:business|calendar|working)\s+)?"
-                       r"(hour|day|week|month|year)s?\b(?![\s-]*old)")
+# A count before its unit: "30 days", "thirty (30) calendar days", "2-year" (the number is group 1).
+_COUNT = rf"\b(\d+|{_NUMBER_WORDS})\)?[\s-]+(?:\w+\s+)?"
+_QUANTITY = re.compile(rf"(?i){_COUNT}(hour|day|week|month|year)s?\b(?![\s-]*old)")
 
 
 def _quantity(number: str, unit: str) -> tuple[int, str]:
@@ -112,13 +114,19 @@ _NAME = re.compile(r"\b[A-Z][\w&+-]*(?:\s+(?:of\s+|and\s+)?[A-Z][\w&+-]*)*")
 _TITLE_CASE_SHARE = 0.6  # a question this capitalised ("How Long Does Acme Keep Data?") names nothing by capitals
 
 
+@lru_cache(maxsize=16)
+def _lowercased(policy_text: str) -> str:
+    """A vendor's whole text, whitespace normalised and lowercased once (the engine passes the same string each time)."""
+    return normalize_ws(policy_text).lower()
+
+
 def names_absent(question: str, policy_text: str, vendor_tokens: set[str]) -> list[str]:
     """The names an English question gives (vendor names and generic words aside) that the policy never mentions: a
     company, product, law or standard the policy says nothing of ("Does Acme send my data to OpenAI?")."""
     words = [w for w in _QUESTION_WORD.findall(question)[1:] if not set(tokenize(w)) & vendor_tokens]
     if sum(w[0].isupper() for w in words) > _TITLE_CASE_SHARE * len(words):
         return []
-    policy = normalize_ws(policy_text).lower()
+    policy = _lowercased(policy_text)
     absent = []
     for match in _NAME.finditer(question):
         if not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!:\"“(":
@@ -242,7 +250,7 @@ _TIMEFRAME = re.compile(
 # How long something lasts: a number of days / months / years, or a period bounded by an event ("for as long as your
 # account is active", "until you delete them", "no longer than necessary", "indefinitely").
 _DURATION = re.compile(
-    rf"(?i)(?:\d+|\b(?:{_NUMBER_WORDS}))\)?\s+(?:\w+\s+)?(?:hours?|days?|weeks?|months?|years?)\b|\bas long as\b|"
+    rf"(?i){_COUNT}(?:hours?|days?|weeks?|months?|years?)\b|\bas long as\b|"
     r"\bno longer than\b|\buntil\b|\bfor the (?:duration|life|lifetime|length|term) of\b|\bindefinite(?:ly)?\b|\bpermanent(?:ly)?\b|"
     r"\bfor a (?:limited |certain |reasonable )?period\b|"
     r"\d+\s*(?:个)?(?:小时|天|日|周|星期|月|年)|只要|直到|期间|永久"  # the same in Chinese ("只要您还在使用我们的服务": as long as)
@@ -350,7 +358,7 @@ def has_attribute(kind: str, text: str, question: str = "") -> bool:
         unit = re.search(r"\bhow many (\w+?)s?\b", question.lower())
         if unit and unit.group(1) not in ("time", "way", "kind", "type"):
             # "how many days": a number of days, not any number ("section 16", "under 13")
-            return bool(re.search(rf"(?i)(?:\d+|\b(?:{_NUMBER_WORDS}))\)?\s+(?:\w+\s+)?{re.escape(unit.group(1))}s?\b", text))
+            return bool(re.search(rf"(?i){_COUNT}{re.escape(unit.group(1))}s?\b", text))
         return bool(_NUMBER.search(text))
     if kind == "name":
         for match in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)", text):

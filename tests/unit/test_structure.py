@@ -382,3 +382,44 @@ def test_a_spaced_colon_inside_a_running_sentence_is_not_a_heading() -> None:
 
     assert [c.section_path for c in clauses] == [()]
     assert normalize_ws(clauses[0].text) == normalize_ws(text)
+
+
+def test_a_heading_directly_followed_by_another_heads_a_group_in_the_citation(corpus: dict[str, Parsed]) -> None:
+    # plain text has no heading levels: "How does Kipsu ... share personal information?" with "Information you provide
+    # to us" right under it is a group, and its sections say so in the citation and in the embedded text
+    def kipsu(prefix: str) -> Clause:
+        return next(c for c in corpus["Kipsu"].clauses if c.text.startswith(prefix))
+
+    sharing = kipsu("Kipsu may share personal information with")
+    assert sharing.section_path == (
+        "How does Kipsu collect, use and share personal information?", "Information you provide to us")
+    assert kipsu("Kipsu gathers certain information").section_path[0].startswith("How does Kipsu collect")
+    chunk = next(c for c in corpus["Kipsu"].chunks if sharing.clause_id in c.clause_ids)
+    assert chunk.embed_text.startswith("How does Kipsu collect, use and share personal information? > Information")
+    # a later question with its text right under it closes the group: what follows is not under it
+    assert kipsu("Kipsu will retain personal information").section_path == ("What are Kipsu’s data retention policies?",)
+    changes = next(c for c in corpus["Kipsu"].clauses if c.section_path[-1:] == ("Changes to the privacy policy",))
+    assert changes.section_path == ("Changes to the privacy policy",)
+    kaizenify = corpus["Kaizenify"].clauses
+    storage = next(c for c in kaizenify if c.section_path[-1:] == ("Information storage and security",))
+    assert storage.section_path[0] == "How we store and secure information we collect"
+    retention = next(c for c in kaizenify if c.section_path[-1:] == ("How long we keep information",))
+    assert retention.section_path == ("How long we keep information",)
+
+
+def test_a_group_ends_at_a_heading_styled_like_its_own() -> None:
+    text = (
+        "Privacy Policy\n\nLast updated today.\n\n"
+        "How do we share your information?\n\nService providers\n\nWe share your e-mail with our mailing provider.\n\n"
+        "Legal requests\n\nWe answer court orders.\n\n"
+        "How long do we keep it?\n\nWe keep it for 30 days.\n\n"
+        "Contact\n\nWrite to us.\n"
+    )
+
+    paths = {normalize_ws(c.text)[:12]: c.section_path for c in extract_clauses("doc", text)}
+
+    assert paths["We share you"] == ("How do we share your information?", "Service providers")
+    assert paths["We answer co"] == ("How do we share your information?", "Legal requests")
+    assert paths["We keep it f"] == ("How long do we keep it?",)
+    assert paths["Write to us."] == ("Contact",)
+    assert paths["Last updated"] == ()
