@@ -79,6 +79,18 @@ _ASKED = (
     ("name", r"wie heißt|name (?:des|der)|nom d|comment s'appelle|cómo se llama|nombre d|叫什么|名字|姓名",
      r"beauftragte|person|ansprechpartner|vertreter|délégué|responsable|personne|représentant|delegado|persona|"
      r"representante|官|负责人|代表"),
+    # a named encryption method, as in English ("what kind of encryption"); encryption in general is a topic
+    ("encryption", r"welche[rs]? (?:\w+ ){0,3}verschlüsselung|verschlüsselungs(?:standard|verfahren|methode|algorithmus)|"
+     r"quel(?:le)?s? (?:\w+ ){0,3}(?:de )?chiffrement|(?:norme|type|méthode|algorithme|protocole) de chiffrement|"
+     r"qu[ée] (?:\w+ ){0,3}(?:de )?cifrado|(?:est[áa]ndar|tipo|m[ée]todo|algoritmo|protocolo) de cifrado|"
+     r"什么(?:样的)?加密|哪种加密|加密(?:标准|方式|方法|算法|协议)", r""),
+    # what a transfer abroad rests on ("what safeguards for data sent abroad")
+    ("mechanism", r"welche[rsn]? (?:\w+ ){0,3}(?:mechanismus|mechanismen|garantien|schutzmaßnahmen|rechtsgrundlage)|"
+     r"quel(?:le)?s? (?:\w+ ){0,3}(?:mécanisme|garanties|base juridique|fondement juridique)|"
+     r"qu[ée] (?:\w+ ){0,3}(?:mecanismo|garantías|salvaguardias|base jurídica)|"
+     r"什么(?:样的)?(?:机制|保障措施|法律依据)|哪种(?:机制|保障措施)",
+     r"übermittl|übertrag|ausland|drittländ|transfert|étranger|pays tiers|hors de|transferencia|extranjero|terceros países|"
+     r"fuera de|跨境|境外|传输|转移"),
     ("jurisdiction", r"landesrecht|recht gilt|anwendbare[sn]? recht|gerichtsstand|unterliegt .*recht|droit (?:\w+ )*régit|"
      r"régie par|droit applicable|juridiction|tribunaux|ley (?:\w+ )*rige|legislación aplicable|jurisdicción|管辖|适用(?:的)?法律", r""),
 )
@@ -96,8 +108,8 @@ _PERSONAL_DATA = re.compile(
 
 
 def asked_kind(question: str) -> str | None:
-    """The kind of value a non-English question asks for ('duration', 'email', 'number', 'name', 'jurisdiction'), if
-    any."""
+    """The kind of value a non-English question asks for ('duration', 'email', 'number', 'name', 'encryption',
+    'mechanism', 'jurisdiction'), if any."""
     if detect_language(question) == "en":
         return None
     q = question.lower()

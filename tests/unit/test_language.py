@@ -85,3 +85,29 @@ def test_an_e_mail_address_named_as_the_users_data_is_not_an_asked_value(questio
 
 def test_a_question_put_to_the_company_asks_for_its_e_mail_address() -> None:
     assert asked_kind("Quelle est votre adresse e-mail pour les questions de confidentialité ?") == "email"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Welche Art von Verschlüsselung nutzt Kipsu?", "Quel type de chiffrement Kipsu utilise-t-il ?",
+     "¿Qué tipo de cifrado usa Kaizenify?", "Kipsu 使用什么加密标准?"],
+)
+def test_a_named_encryption_method_is_asked_in_every_language(question: str) -> None:
+    assert asked_kind(question) == "encryption"
+
+
+@pytest.mark.parametrize("question", ["Verschlüsselt Kipsu meine Daten?", "Kipsu chiffre-t-il mes messages ?",
+                                      "¿Kipsu cifra mis datos?"])
+def test_whether_data_is_encrypted_is_a_topic_not_a_named_method(question: str) -> None:
+    assert asked_kind(question) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Welche Garantien gelten, wenn Kipsu meine Daten ins Ausland übermittelt?",
+     "Quelles garanties encadrent le transfert de mes données hors de l’UE par Kaizenify ?",
+     "¿Qué mecanismo usa Kaizenify para la transferencia de datos al extranjero?", "Kaizenify 跨境传输数据采用什么机制?"],
+)
+def test_a_transfer_mechanism_is_asked_in_every_language(question: str) -> None:
+    assert asked_kind(question) == "mechanism"
+    assert asked_kind("Welche Garantien gibt Kipsu?") is None  # safeguards with no transfer abroad are a topic
