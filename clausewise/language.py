@@ -74,7 +74,7 @@ def language_name(code: str) -> str:
 # both a cue for the value and (for e-mail and name) a cue that it is asked for.
 _ASKED = (
     ("duration", r"wie lange|combien de temps|cuánto tiempo|多久|多长时间|多長時間", r""),
-    ("email", r"e-?mail|courriel|correo|电子邮件|邮箱", r"welche|wie lautet|adresse|quel|dirección|qué|cuál|哪个|什么|地址"),
+    ("email", r"e-?mail|courriel|correo|电子邮件|邮箱", r"welche|wie lautet|adresse|quel|dirección|(?<!por )qué|cuál|哪个|什么|地址"),
     ("number", r"wie viele|wie viel\b|combien de (?!temps)|cuánt[oa]s? (?!tiempo)|多少(?!时间)|几(?:天|个|年|月)", r""),
     ("name", r"wie heißt|name (?:des|der)|nom d|comment s'appelle|cómo se llama|nombre d|叫什么|名字|姓名",
      r"beauftragte|person|ansprechpartner|vertreter|délégué|responsable|personne|représentant|delegado|persona|"

@@ -111,3 +111,9 @@ def test_whether_data_is_encrypted_is_a_topic_not_a_named_method(question: str) 
 def test_a_transfer_mechanism_is_asked_in_every_language(question: str) -> None:
     assert asked_kind(question) == "mechanism"
     assert asked_kind("Welche Garantien gibt Kipsu?") is None  # safeguards with no transfer abroad are a topic
+
+
+def test_why_e_mails_keep_coming_asks_for_no_address() -> None:
+    # "por qué" is "why": the question is about the newsletter, not the company's address
+    assert asked_kind("Me di de baja del boletín de Kipsu, ¿por qué sigo recibiendo correos suyos?") is None
+    assert asked_kind("¿Qué correo electrónico da Kipsu para preguntas de privacidad?") == "email"
