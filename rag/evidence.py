@@ -115,9 +115,11 @@ _TITLE_CASE_SHARE = 0.6  # a question this capitalised ("How Long Does Acme Keep
 
 
 @lru_cache(maxsize=16)
-def _lowercased(policy_text: str) -> str:
-    """A vendor's whole text, whitespace normalised and lowercased once (the engine passes the same string each time)."""
-    return normalize_ws(policy_text).lower()
+def _normalised(policy_text: str) -> tuple[str, str]:
+    """A vendor's whole text with whitespace normalised, as written and lowercased; once per text (the engine passes
+    the same string each time)."""
+    text = normalize_ws(policy_text)
+    return text, text.lower()
 
 
 def names_absent(question: str, policy_text: str, vendor_tokens: set[str]) -> list[str]:
@@ -126,7 +128,7 @@ def names_absent(question: str, policy_text: str, vendor_tokens: set[str]) -> li
     words = [w for w in _QUESTION_WORD.findall(question)[1:] if not set(tokenize(w)) & vendor_tokens]
     if sum(w[0].isupper() for w in words) > _TITLE_CASE_SHARE * len(words):
         return []
-    policy = _lowercased(policy_text)
+    policy, lowered = _normalised(policy_text)
     absent = []
     for match in _NAME.finditer(question):
         if not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!:\"“(":
@@ -139,9 +141,28 @@ def names_absent(question: str, policy_text: str, vendor_tokens: set[str]) -> li
                  and not re.fullmatch(r"[A-Z]{2,}s", w)]
         # absent only when no word of it is in the policy: "Facebook Messenger" where the policy speaks of Facebook is
         # the same thing named more exactly
-        if named and not any(re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", policy) for w in named):
+        if named and not any(_name_in(w, policy, lowered) for w in named):
             absent.append(" ".join(words))
     return absent
+
+
+# Privacy acronyms whose long form policies often write in lower case ("browsers that send a do not track signal")
+_SPELLED_OUT = {"DNT": "do not track", "PII": "personally identifiable information", "SSN": "social security number",
+                "IP": "internet protocol"}
+
+
+def _name_in(word: str, policy: str, lowered: str) -> bool:
+    """Whether the policy (whitespace normalised; and lowercased) uses a word of a name, or spells out an acronym:
+    "CCPA" where it says "California Consumer Privacy Act" (capitalised initials in order), "DNT" for "do not track"."""
+    if re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", lowered):
+        return True
+    if not re.fullmatch(r"[A-Z]{2,6}", word):
+        return False
+    if word in _SPELLED_OUT and _SPELLED_OUT[word] in lowered:
+        return True
+    # three letters at least: two capitals in a row ("International Privacy") are too often a coincidence
+    initials = r"[\w'’-]*\s+".join(re.escape(letter) for letter in word)
+    return len(word) >= 3 and bool(re.search(rf"(?<!\w){initials}[\w'’-]*", policy))
 
 
 def rarest_terms(q_tokens: list[str], idf: dict[str, float], n: int) -> list[str]:

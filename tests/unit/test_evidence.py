@@ -492,3 +492,11 @@ def test_a_name_the_question_gives_counts_only_if_the_policy_mentions_it() -> No
     assert names_absent("Can I write to the Privacy Officer of Acme?", policy, vendor) == []
     # a question in title case names nothing by its capitals
     assert names_absent("How Long Does Acme Keep My Data?", policy, vendor) == []
+    # an acronym the policy spells out is mentioned: capitalised initials in order, or a long form written in lower case
+    assert names_absent("Does Acme respect my DNT preference?", policy.lower(), vendor) == []
+    laws = "Residents have rights under the California Consumer Privacy Act. We log internet protocol addresses."
+    assert names_absent("Does Acme follow the CCPA?", laws, vendor) == []
+    assert names_absent("Does Acme log my IP address?", laws, vendor) == []
+    assert names_absent("Does Acme follow PIPEDA?", laws, vendor) == ["PIPEDA"]
+    # not any words that start with the letters: "and we share" does not spell AWS
+    assert names_absent("Does Acme use AWS?", "We collect it and we share it.", vendor) == ["AWS"]
