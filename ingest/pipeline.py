@@ -55,8 +55,7 @@ class IngestReport:
 # Bumped whenever a change to cleaning, clause parsing, sentence splitting or chunking can move a clause or chunk
 # boundary: a store ingested by earlier code is re-chunked on its next ingest (vectors come from the content-hash
 # cache, so unchanged text is not embedded again). 2: headings run into their paragraph, sentences run together.
-# 3: a plain heading directly followed by another heading heads a group (section paths and embedded text change).
-PARSING_VERSION = 3
+PARSING_VERSION = 2
 
 
 def _fingerprint(document: Document, settings: Settings) -> str:

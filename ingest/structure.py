@@ -181,59 +181,6 @@ def mark_navigation(blocks: list[Block]) -> None:
         run = []
 
 
-# A heading that asks ("How does Kipsu share personal information?") is styled differently from one that names
-# ("Log files"): the style tells a group's heading from the headings under it.
-QUESTION_WORDS = frozenset(
-    ["how", "what", "when", "where", "why", "who", "whom", "whose", "which", "do", "does", "can", "is", "are", "will", "should", "may"]
-)
-
-
-def _heading_style(text: str) -> tuple[bool, bool, bool]:
-    """(asks a question, starts with a question word, all capitals) of a heading's text."""
-    words = text.split()
-    return text.rstrip(":").endswith("?"), words[0].lower() in QUESTION_WORDS, text.isupper()
-
-
-def _plain_heading(block: Block) -> bool:
-    """An unnumbered, top-level heading that is not a Markdown heading: its level is a guess."""
-    return block.kind == "heading" and block.level == 1 and not block.number and not MARKDOWN_HEADING.match(block.text)
-
-
-def nest_grouped_headings(blocks: list[Block]) -> None:
-    """A plain heading directly followed by another heading opens a group: the headings under it move one level down.
-
-    Hard-wrapped text has no heading levels. In "How does Kipsu collect, use and share personal information?" /
-    "Information you provide to us" / text / "Log files" / text, the question heads a group and the others are its
-    sections. The group runs on while headings are styled differently from its own heading (the one right after it
-    always belongs to it) and ends at a heading styled like it, at a numbered or Markdown heading, or where another
-    group opens. Headings before the first text (the document title) open no group.
-    """
-    content = [b for b in blocks if not b.navigation]
-    group_style: tuple[bool, bool, bool] | None = None
-    seen_text = False
-    for i, block in enumerate(content):
-        if block.kind != "heading":
-            seen_text = True
-            continue
-        nxt = content[i + 1] if i + 1 < len(content) else None
-        if not _plain_heading(block):
-            if block.number or MARKDOWN_HEADING.match(block.text):
-                group_style = None
-            elif group_style is not None:
-                block.level += 1  # "Payment Information:" under a section of the group
-            continue
-        style = _heading_style(block.text)
-        first_in_group = i > 0 and content[i - 1].kind == "heading" and group_style is not None
-        opens = seen_text and nxt is not None and nxt.kind == "heading" and not nxt.number
-        if opens and not first_in_group:
-            group_style = style  # a new group; a heading right after a group's own heading is its first section
-            continue
-        if group_style is not None and (first_in_group or style != group_style):
-            block.level += 1
-        else:
-            group_style = None
-
-
 @dataclass
 class _PathState:
     stack: list[tuple[int, str]] = field(default_factory=list)
@@ -261,7 +208,6 @@ def extract_clauses(doc_id: str, raw_text: str) -> list[Clause]:
     """Split a policy's original text into citable clauses with section paths and offsets."""
     blocks = split_blocks(split_inline_headings(split_lines(raw_text)))
     mark_navigation(blocks)
-    nest_grouped_headings(blocks)
     state = _PathState()
     clauses: list[Clause] = []
     slug_counts: Counter[str] = Counter()
