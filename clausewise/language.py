@@ -69,7 +69,7 @@ def language_name(code: str) -> str:
     return NAMES.get(code, code)
 
 
-# What a question asks for, in German, French, Spanish and Chinese: the kinds of value rag.evidence.asked_attribute
+# What a question asks for, in German, French, Spanish and Chinese: the kinds of value rag.asked.asked_attribute
 # recognises in English (a question that asks for one is refused when the policy does not give it). Each kind needs
 # both a cue for the value and (for e-mail and name) a cue that it is asked for.
 _ASKED = (

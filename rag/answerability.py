@@ -18,19 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.asked import ATTRIBUTE_NAMES, asked_attribute, has_attribute
 from rag.evidence import (
-    ATTRIBUTE_NAMES,
-    GENERIC,
     Sentence,
-    asked_attribute,
     content_tokens,
     coverage,
-    has_attribute,
     rarest_terms,
     token_coverage,
     without_word,
 )
-from rag.lexical import mentioned, synonym_words, tokenize
+from rag.lexical import GENERIC, mentioned, synonym_words, tokenize
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 KEY_TERMS = 2  # the question's rarest content terms that the evidence clause should contain

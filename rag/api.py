@@ -40,6 +40,7 @@ from rag.answerability import (
     weak_match_notice,
     weakest_word_match,
 )
+from rag.asked import names_absent, quantities_absent
 from rag.backends import select_generator
 from rag.backends.base import BackendError, Generator
 from rag.evidence import (
@@ -47,9 +48,7 @@ from rag.evidence import (
     complete_lists,
     content_tokens,
     idf_table,
-    names_absent,
     pick_sentences,
-    quantities_absent,
     score_sentences,
     split_sentences,
     words_absent_from,

@@ -16,7 +16,7 @@ from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
 from clausewise.types import Chunk, ScoredChunk
-from rag.evidence import asked_attribute, has_attribute
+from rag.asked import asked_attribute, has_attribute
 from rag.lexical import expand, tokenize
 from rag.multilingual import masked_product, top_masked
 from rag.multilingual import wanted as multilingual_wanted

@@ -10,7 +10,7 @@ import pytest
 
 from clausewise.multilingual import MultilingualIndex
 from clausewise.text import CJK
-from rag.evidence import asked_attribute, has_attribute
+from rag.asked import asked_attribute, has_attribute
 from rag.goldsets import locate, read_jsonl
 from rag.retrieve import SLOT_KINDS, Retriever
 from rag.vendors import strip_vendor_names

@@ -8,19 +8,16 @@ from clausewise.embedding import get_embedder
 from clausewise.settings import Settings
 from clausewise.types import Chunk, ScoredChunk
 from rag.answerability import WORD_OVERLAP_SIGNALS, Vocabulary, decide, load_model, measure
+from rag.asked import asked_attribute, has_attribute, names_absent, quantities_absent
 from rag.evidence import (
     CJK_COMPANION_RATIO,
     COMPANION_RATIO,
     SAME_CLAUSE_RATIO,
     Sentence,
-    asked_attribute,
     complete_lists,
     coverage,
-    has_attribute,
     idf_table,
-    names_absent,
     pick_sentences,
-    quantities_absent,
     score_sentences,
 )
 from rag.lexical import tokenize

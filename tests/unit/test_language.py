@@ -71,7 +71,7 @@ def test_a_question_asking_for_a_specific_value_is_recognised_in_other_languages
         assert asked_kind(by_id[f"q047-{lang}"]) == "name"
         assert asked_kind(by_id[f"q055-{lang}"]) == "jurisdiction"
         assert asked_kind(by_id[f"q015-{lang}"]) == "duration", "how long asks for a period, not how many"
-    assert asked_kind("What email address does Kipsu give?") is None  # English: rag.evidence handles it
+    assert asked_kind("What email address does Kipsu give?") is None  # English: rag.asked handles it
 
 
 @pytest.mark.parametrize(
