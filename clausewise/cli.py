@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", parents=[common], help="answer one question for several vendors, side by side")
     p.add_argument("question")
-    p.add_argument("--vendors", help="comma-separated vendor names (default: all)")
+    p.add_argument("--vendors", help="comma-separated vendor names (default: the vendors the question names, if two or more; else all)")
     p.add_argument("--backend", choices=["auto", "ollama", "gguf", "extractive"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)

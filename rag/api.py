@@ -292,8 +292,14 @@ class Engine:
         yield StreamEvent("answer", answer=answer)
 
     def compare(self, question: str, vendors: list[str] | None = None) -> Comparison:
-        """One row per vendor: its short cited answer, or "Not stated in this policy"."""
-        chosen = [self.resolve_vendor(v) for v in vendors] if vendors else self.vendors()
+        """One row per vendor: its short cited answer, or "Not stated in this policy". The vendors are those given; else
+        those the question names, when it names two or more ("Compare how long Kipsu and Kalodata keep data"); else all."""
+        if vendors:
+            chosen = [self.resolve_vendor(v) for v in vendors]
+        else:
+            every = self.vendors()
+            named = set(detect_vendors(question, self.documents()).vendors)
+            chosen = [v for v in every if v in named] if len(named) >= 2 else every
         if not chosen:
             raise EmptyStoreError("the store is empty: run `clausewise ingest corpus/` first")
         # a row asks its vendor the question itself: "Which of these vendors share data …" -> "share data …"

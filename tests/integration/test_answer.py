@@ -269,6 +269,15 @@ def _sentence_with(text: str, word: str) -> tuple[int, int]:
     return match.start(), match.end()
 
 
+def test_a_comparison_without_vendors_compares_those_the_question_names(engine: Engine) -> None:
+    # two or more named: those, in the store's order; one or none named: every vendor
+    two = engine.compare("Compare how long Kipsu and Kalodata keep personal data.")
+    assert [r.vendor for r in two.rows] == ["Kalodata", "Kipsu"]
+    assert all(r.stated and all(c.vendor == r.vendor for c in r.answer.citations) for r in two.rows)
+    one = engine.compare("Does Kipsu keep data longer than the others?")
+    assert [r.vendor for r in one.rows] == engine.vendors()
+
+
 def test_which_of_these_vendors_asks_every_policy_and_never_wants_a_company_name(engine: Engine) -> None:
     """ "Which of these vendors share data with advertisers?" is a choice among the policies: every one is asked
     "share data with advertisers?" (in chat and in the comparison), not for the name of a company it shares with."""
