@@ -303,8 +303,13 @@ def cross_validate(cases: list[Case]) -> list[dict]:
 
 def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 40, held_sample: int = 100,
                     write: Path | None = None, reuse_cases: bool = False, progress: bool = True) -> dict:
-    """Collect cases (kept in results/cases.jsonl), cross-validate, fit on all tuning folds, score held-apart data."""
+    """Collect cases (kept in results/cases.jsonl), cross-validate, fit on all tuning folds, score held-apart data; and
+    score the model in use (rag/answerability.json, before any --write) on every set as it stands, so a signal changed
+    without a refit is measured with the decision users get."""
+    from rag.answerability import load_model
     from rag.evaluate import code_state
+
+    in_use = load_model()
 
     started = time.perf_counter()
     results.mkdir(parents=True, exist_ok=True)
@@ -334,9 +339,12 @@ def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 
     held = {source: score(final, [c for c in cases if c.source == source])
             for source in sorted({c.source for c in cases if c.fold < 0})}
     final.provenance["held_apart_scores"] = held
+    current = {source: score(in_use, [c for c in cases if c.source == source]) for source in sorted({c.source for c in cases})}
     if write is not None:
         Path(write).write_text(final.to_json(), encoding="utf-8")
     result = {"folds": folds, "cross_validated_mean": summary, "held_apart": held, "model": json.loads(final.to_json()),
+              "in_use": {"threshold": in_use.threshold, "threshold_across_languages": in_use.threshold_across_languages,
+                         "fitted": in_use.provenance.get("fitted"), "code": in_use.provenance.get("code"), "scores": current},
               "seconds": round(time.perf_counter() - started, 1)}
     (results / "calibration.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     (results / "report.md").write_text(markdown_report(result), encoding="utf-8")
@@ -374,6 +382,10 @@ def markdown_report(result: dict) -> str:
     for source, held in result["held_apart"].items():
         lines.append(f"| held apart | {_thresholds(result['model'])} | {source} | "
                      + " | ".join(_cell(held, k, with_interval=True) for k in METRICS) + " |")
+    # the model in use, not refitted (tuning sets in sample): what users get with today's signals
+    for source, metrics in result["in_use"]["scores"].items():
+        lines.append(f"| in use | {_thresholds(result['in_use'])} | {source} | "
+                     + " | ".join(_cell(metrics, k, with_interval=True) for k in METRICS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -384,6 +396,10 @@ def summary_text(result: dict) -> str:
     for source, held in result["held_apart"].items():
         lines.append(f"held apart, never tuned on: {source:13} "
                      + "  ".join(f"{k}={v:.3f}" for k, v in held.items() if isinstance(v, float)))
-    lines.append(f"threshold {result['model']['threshold']} (across languages "
+    in_use = result["in_use"]
+    lines.append(f"the model in use (fitted {in_use['fitted']}, not refitted; tuning sets in sample):")
+    for source, metrics in in_use["scores"].items():
+        lines.append(f"  {source:27} " + "  ".join(f"{k}={metrics[k]:.3f}" for k in METRICS if metrics.get(k) is not None))
+    lines.append(f"refitted: threshold {result['model']['threshold']} (across languages "
                  f"{result['model'].get('threshold_across_languages')}); weights {dict(zip(result['model']['features'], [round(w, 2) for w in result['model']['weights']], strict=True))}")
     return "\n".join(lines)

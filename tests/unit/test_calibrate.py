@@ -182,3 +182,8 @@ def test_a_refit_from_recorded_cases_writes_a_model_that_answers_with_both_thres
     assert set(result["cross_validated_mean"]) == {"written", "policyqa", "multilingual", "multilingual_unanswerable"}
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert f"| held apart | {model.threshold:.2f} / {model.threshold_across_languages:.2f} | fresh |" in report
+    # and the model in use before the refit, scored on every set as it stands
+    in_use = load_model()
+    assert set(result["in_use"]["scores"]) == {c.source for c in cases}
+    assert result["in_use"]["threshold"] == in_use.threshold
+    assert "| in use | " in report and "| fresh |" in report
