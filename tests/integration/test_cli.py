@@ -89,6 +89,15 @@ def test_answers_come_one_row_per_question_in_order_with_vendor_aliases_resolved
     assert len(rows[1]["chunks"]) == 3 and {c["vendor"] for c in rows[1]["chunks"]} == {"Kipsu"}
 
 
+def test_compare_without_vendors_compares_those_the_question_names_and_says_so(ingested_store, capsys) -> None:
+    data_dir = ingested_store.settings.data_dir
+    code, out, err = run_cli(capsys, "compare", "How long do Kipsu and Kaizenify keep personal data?", "--data-dir", data_dir)
+
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines()[2:4]] == ["Kaizenify", "Kipsu"] and out.splitlines()[4] == ""
+    assert "(compared the 2 vendors the question names, of 5; --vendors to choose)" in err
+
+
 def test_compare_leads_with_one_verdict_per_vendor_then_each_answer(ingested_store, capsys) -> None:
     data_dir = ingested_store.settings.data_dir
     for question, verdict in (("How long is personal data kept?", "stated"),
