@@ -261,9 +261,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # which backend answered (and why), once for the comparison rather than once per vendor
     for line in dict.fromkeys(_backend_line(row.answer) for row in comparison.rows):
         print(line, file=sys.stderr)
-    if vendors is None and len(comparison.rows) < len(engine.vendors()):
-        print(f"(compared the {len(comparison.rows)} vendors the question names, of {len(engine.vendors())}; "
-              "--vendors to choose)", file=sys.stderr)
+    stored = len(engine.vendors())
+    if vendors is None and len(comparison.rows) < stored:
+        print(f"(compared the {len(comparison.rows)} vendors the question names, of {stored}; --vendors to choose)",
+              file=sys.stderr)
     return 0
 
 

@@ -25,11 +25,20 @@ def _quantity(number: str, unit: str) -> tuple[int, str]:
     return int(number) if number.isdigit() else _WORD_NUMBERS[number.lower()], unit.lower()
 
 
+@lru_cache(maxsize=16)
+def _stated_periods(policy_text: str) -> frozenset[tuple[int, str]]:
+    """Every period a vendor's whole text states; once per text (the engine passes the same string each time)."""
+    return frozenset(_quantity(*found) for found in _QUANTITY.findall(policy_text))
+
+
 def quantities_absent(question: str, policy_text: str) -> list[str]:
     """The periods the question states ("for 10 years", "within thirty days") that the policy never states, in digits
     or words: a premise the policy does not support ("Why does Acme keep my data for 10 years?")."""
-    stated = {_quantity(*found) for found in _QUANTITY.findall(policy_text)}
-    return [m.group(0) for m in _QUANTITY.finditer(question) if _quantity(m.group(1), m.group(2)) not in stated]
+    asked = list(_QUANTITY.finditer(question))
+    if not asked:
+        return []  # most questions state no period: the policy is not scanned for them
+    stated = _stated_periods(policy_text)
+    return [m.group(0) for m in asked if _quantity(m.group(1), m.group(2)) not in stated]
 
 
 # A name the question gives: a run of capitalised words or an acronym ("OpenAI", "Standard Contractual Clauses",

@@ -287,6 +287,11 @@ def score(model, cases: list[Case]) -> dict:
     return out
 
 
+def _by_source(model, cases: list[Case]) -> dict[str, dict]:
+    """`score` of `model` on each gold set's cases, by set name."""
+    return {source: score(model, [c for c in cases if c.source == source]) for source in sorted({c.source for c in cases})}
+
+
 def cross_validate(cases: list[Case]) -> list[dict]:
     """Per fold: the model fitted on the other folds, scored on this one, per source."""
     tuned = [c for c in cases if c.fold >= 0]
@@ -297,7 +302,7 @@ def cross_validate(cases: list[Case]) -> list[dict]:
         model = fit(train)
         report.append({"fold": fold, "threshold": model.threshold,
                        "threshold_across_languages": model.threshold_across_languages,
-                       "by_source": {s: score(model, [c for c in test if c.source == s]) for s in sorted({c.source for c in test})}})
+                       "by_source": _by_source(model, test)})
     return report
 
 
@@ -336,10 +341,9 @@ def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 
         "cross_validated_mean": summary,
     }
     final = fit([c for c in cases if c.fold >= 0], provenance)
-    held = {source: score(final, [c for c in cases if c.source == source])
-            for source in sorted({c.source for c in cases if c.fold < 0})}
+    held = _by_source(final, [c for c in cases if c.fold < 0])
     final.provenance["held_apart_scores"] = held
-    current = {source: score(in_use, [c for c in cases if c.source == source]) for source in sorted({c.source for c in cases})}
+    current = _by_source(in_use, cases)
     if write is not None:
         Path(write).write_text(final.to_json(), encoding="utf-8")
     result = {"folds": folds, "cross_validated_mean": summary, "held_apart": held, "model": json.loads(final.to_json()),

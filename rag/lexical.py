@@ -98,10 +98,10 @@ def expand(tokens: list[str]) -> list[str]:
 
 
 # Words that say little about what is asked in a privacy question: they count, but only rag.evidence.GENERIC_WEIGHT as
-# much, and a policy that never uses them is not missing anything asked. Besides the privacy words every policy uses, the words
-# that give the form of the question or of its answer ("What *type* of …", "… *If yes*, how?", "in what *ways* …")
-# and the channel the service comes through ("on your *website*"): a question whose topic words are all of these
-# asks about what every policy covers, not about a detail the policy might lack.
+# much, and a policy that never uses them is not missing anything asked. Besides the privacy words every policy uses,
+# the words that give the form of the question or of its answer ("What *type* of …", "… *If yes*, how?", "in what
+# *ways* …") and the channel the service comes through ("on your *website*"): a question whose topic words are all of
+# these asks about what every policy covers, not about a detail the policy might lack.
 GENERIC = frozenset(tokenize(
     "information data personal collect use service services user users inform give get "
     "type types kind kinds sort sorts way ways yes whether actually really "
