@@ -51,10 +51,12 @@ def _rows(name: str) -> list[dict]:
 
 # cross-validated: 0.88 / 0.07 / 0.81 (twelfth round; eleventh 0.78 / 0.08 / 0.80)
 WRITTEN = GoldSet("written", _rows("written_questions"), 0.75, 0.2, 0.7)
-# held apart: 0.84 / 0.25 / 0.76 at the fitted threshold 0.56 (twelfth round; eleventh 0.78 / 0.22 / 0.72; tenth: 0.75 / 0.18 / 0.72 — the
-# threshold sits on a flat plateau and each refit moves along the same trade-off, docs/evaluation.md)
+# held apart: 0.84 / 0.25 / 0.76 at the fitted threshold 0.56 (twelfth round; eleventh 0.78 / 0.22 / 0.72; tenth:
+# 0.75 / 0.18 / 0.72 — the threshold sits on a flat plateau and each refit moves along the same trade-off,
+# docs/evaluation.md)
 FRESH = GoldSet("fresh", _rows("fresh_questions"), 0.6, 0.3, 0.65)
-# eighth round, g001-g060, held apart and committed before first scored: 0.77 / 0.33 / 0.81 at the threshold 0.56 (eleventh: 0.73 / 0.30 / 0.77)
+# eighth round, g001-g060, held apart and committed before first scored: 0.77 / 0.33 / 0.81 at the threshold 0.56
+# (eleventh: 0.73 / 0.30 / 0.77)
 FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 # twelfth round, xa/xb/xc001-040, held apart and committed before first scored: 120 questions by three helpers asked
 # for a user's wording, not the policy's ("how long does Kipsu hang on to personal data?"), less 11 that repeat a tuning
@@ -63,7 +65,8 @@ FRESH_2 = GoldSet("fresh_2", _rows("fresh_questions_2"), 0.6, 0.4, 0.65)
 WRITTEN_2 = GoldSet("written_2", _rows("written_questions_2"), 0.6, 0.45, 0.8)
 # the same kind by three other helpers (ya/yb/yc), committed before first scored: 0.75 / 0.46 / 0.82 at the threshold
 # 0.55; 0.91 / 0.48 / 0.82 at 0.56 with the twelfth round's value checks (a period of time, a named encryption method,
-# a transfer mechanism, a period or name the question gives that the policy never mentions) — questions in a user's words about a policy's less prominent clauses: answerable ones are
+# a transfer mechanism, a period or name the question gives that the policy never mentions); 0.91 / 0.46 / 0.82 with
+# the thirteenth's acronyms — questions in a user's words about a policy's less prominent clauses: answerable ones are
 # refused almost one time in two
 WRITTEN_3 = GoldSet("written_3", _rows("written_questions_3"), 0.6, 0.6, 0.7)
 
