@@ -51,6 +51,7 @@ from rag.evidence import (
     pick_sentences,
     score_sentences,
     split_sentences,
+    with_list_items,
     words_absent_from,
 )
 from rag.lexical import tokenize
@@ -453,7 +454,9 @@ class Engine:
 
     def _generate(self, generator: Generator, question: str, groups, answer: Answer, timings) -> Iterator[StreamEvent]:
         """Stream a model draft, verify it; returns a _Draft, or None to fall back to the extractive answer."""
-        items = [i for g in groups.values() for i in g]
+        # a clause that introduces a list brings the list's items: the model, like the extractive answer, can give all of it
+        following = self.retriever.index().following
+        items = [i for g in groups.values() for i in with_list_items(g, following)]
         sources = [PromptSource(n, i.chunk.vendor, section_label(i.chunk.section_path), i.chunk.text) for n, i in enumerate(items, 1)]
         t = time.perf_counter()
         pieces: list[str] = []

@@ -229,6 +229,39 @@ def _label(text: str) -> set[str]:
     return {t for m in labels if m for t in tokenize(m.group(1))} - GENERIC
 
 
+def list_items_after(chunk: Chunk, following: dict[str, Chunk]) -> list[Chunk]:
+    """The items of a list `chunk` introduces: the chunks right after it in its section that are list items (at most
+    MAX_LIST_ITEMS)."""
+    items: list[Chunk] = []
+    current: Chunk | None = chunk
+    while len(items) < MAX_LIST_ITEMS and (current := following.get(current.chunk_id)) is not None:
+        if current.section_path != chunk.section_path or not _LIST_ITEM.match(current.text):
+            break
+        items.append(current)
+    return items
+
+
+def with_list_items(items: list[ScoredChunk], following: dict[str, Chunk]) -> list[ScoredChunk]:
+    """`items` with, right after each clause that introduces a list ("... except in the following cases: • ..."), the
+    list's items in their order (one retrieved further down moves up to its place): what a model reads holds the
+    whole list, as the extractive answer quotes it (`complete_lists`)."""
+    retrieved = {i.chunk.clause_id: i for i in items}
+    placed: set[str] = set()
+    context: list[ScoredChunk] = []
+    for item in items:
+        if item.chunk.clause_id in placed:
+            continue
+        placed.add(item.chunk.clause_id)
+        context.append(item)
+        if not _INTRODUCES_LIST.search(item.chunk.text):
+            continue
+        for chunk in list_items_after(item.chunk, following):
+            if chunk.clause_id not in placed:
+                placed.add(chunk.clause_id)
+                context.append(retrieved.get(chunk.clause_id) or replace(item, chunk=chunk, lexical=0.0))
+    return context
+
+
 def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_texts: dict[str, str],
                    question_tokens: set[str] = frozenset()) -> list[Sentence]:
     """`chosen` plus the whole list a chosen sentence introduces ("... except in the following cases:"): the first
@@ -242,13 +275,8 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
     for sentence in chosen:
         if not _INTRODUCES_LIST.search(sentence.text):
             continue
-        chunk = sentence.scored.chunk
-        raw = raw_texts.get(chunk.doc_id, "")
-        items = 0
-        while (chunk := following.get(chunk.chunk_id)) is not None and items < MAX_LIST_ITEMS:
-            if chunk.section_path != sentence.scored.chunk.section_path or not _LIST_ITEM.match(chunk.text):
-                break
-            items += 1
+        raw = raw_texts.get(sentence.scored.chunk.doc_id, "")
+        for chunk in list_items_after(sentence.scored.chunk, following):
             item = replace(sentence.scored, chunk=chunk, lexical=0.0)
             spans = sentence_spans(raw, chunk.start, chunk.end) if raw else []
             # an item's first sentence; all of it when that sentence introduces a nested list ("... necessary to:")

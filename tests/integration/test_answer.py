@@ -474,6 +474,39 @@ def test_ollama_streams_tokens_before_the_answer(engine: Engine, monkeypatch, fr
     assert events[-1].answer.backend == "ollama" and events[-1].answer.citations
 
 
+KIM_SHARING = "Who does kim.cc share my personal information with?"
+
+
+def test_ollama_reads_the_whole_list_a_retrieved_clause_introduces(engine: Engine, monkeypatch, fresh_reachability) -> None:
+    # kim.cc's "We do not share … except in the following cases:" is retrieved first, but of the bullets under it only
+    # "For Legal Reasons" is among the five best clauses: the model must still read "For External Processing", which
+    # the gold answer quotes, or it can only give the list's first items
+    item = item_asking(KIM_SHARING)
+    spans = gold(item)["kim.cc"]
+    quotes = [normalize_ws(RAW[doc][start:end]) for doc, start, end in spans]
+    with FakeOllama("The policy does not say.") as fake:
+        monkeypatch.setattr(engine.settings, "ollama_host", fake.url)
+        engine.ask(KIM_SHARING, backend="ollama")
+        prompt = fake.chat_requests()[-1]["messages"][1]["content"]
+    clauses = dict(re.findall(r"<<<CLAUSE (\d+) \| [^>]*>>>\n(.*?)\n<<<END CLAUSE", prompt, re.S))
+    holding = {q: [int(n) for n, text in clauses.items() if q in normalize_ws(text)] for q in quotes}
+    assert all(holding.values()), f"gold quotes the model was not given: {[q for q, n in holding.items() if not n]}"
+    # the list's items in the policy's order, right after the clause that introduces them
+    positions = [prompt.find(f"• {label}:") for label in ("For Subscriptions", "For External Processing", "For Legal Reasons")]
+    assert -1 not in positions and positions == sorted(positions), positions
+
+    external = next(q for q in quotes if "External Processing" in q)
+    number = holding[external][0]
+    sentence = external.split(": ", 1)[1]
+    with FakeOllama(f"{sentence} [{number}]") as fake:
+        monkeypatch.setattr(engine.settings, "ollama_host", fake.url)
+        answer = engine.ask(KIM_SHARING, backend="ollama")
+    assert answer.backend == "ollama" and not answer.refused, answer.notices
+    [citation] = answer.citations
+    assert overlaps(citation, spans) and "External Processing" in citation.quote
+    assert_every_sentence_is_verified(answer, engine)
+
+
 def test_ollama_down_auto_falls_back_and_explicit_ollama_is_an_error(
     engine: Engine, monkeypatch, fresh_reachability
 ) -> None:
