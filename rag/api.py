@@ -56,7 +56,7 @@ from rag.evidence import (
 )
 from rag.lexical import tokenize
 from rag.multilingual import SENTENCE_SCALE, language_notice, on_main_scale, quoted_languages, sentence_embedder
-from rag.prompts import PromptSource, build_messages
+from rag.prompts import PromptSource, build_messages, fit_to_context
 from rag.retrieve import EmptyStoreError, Retriever
 from rag.vendors import VendorDetection, across_vendors, detect_vendors, strip_vendor_names
 from rag.verify import check_draft
@@ -456,8 +456,15 @@ class Engine:
         """Stream a model draft, verify it; returns a _Draft, or None to fall back to the extractive answer."""
         # a clause that introduces a list brings the list's items: the model, like the extractive answer, can give all of it
         following = self.retriever.index().following
-        items = [i for g in groups.values() for i in with_list_items(g, following)]
-        sources = [PromptSource(n, i.chunk.vendor, section_label(i.chunk.section_path), i.chunk.text) for n, i in enumerate(items, 1)]
+        found = [with_list_items(g, following) for g in groups.values()]
+        # as many of each vendor's best clauses as fit the model's context (numbered 1, 2, … across vendors)
+        fitted = fit_to_context(question, [[PromptSource(0, i.chunk.vendor, section_label(i.chunk.section_path), i.chunk.text)
+                                            for i in g] for g in found], generator.prompt_budget)
+        items = [i for g, kept in zip(found, fitted, strict=True) for i in g[: len(kept)]]
+        sources = [s for kept in fitted for s in kept]
+        if (total := sum(map(len, found))) > len(items):
+            answer.notices.append(f"{generator.label} read the best {len(items)} of the {total} clauses found: the rest do "
+                                  f"not fit its context ({generator.context_setting} sets it).")
         t = time.perf_counter()
         pieces: list[str] = []
         try:

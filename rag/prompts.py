@@ -6,8 +6,11 @@ delimiter is neutralised first, so a policy cannot close its clause and speak as
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from clausewise.text import CJK
 
 REFUSAL_MARKER = "the policy does not say"
 """Lower-case phrase every refusal contains; match it case-insensitively (see `is_refusal`)."""
@@ -36,6 +39,9 @@ Answer from the clauses above only, ending every sentence with its citation like
 If they do not answer the question, reply exactly: {refusal}"""
 
 NO_CLAUSES = "(no clauses were found for this question)"
+
+CHARS_PER_TOKEN = 3  # English policy text takes about four characters per token in a chat model's tokenizer: be generous
+CHAT_TEMPLATE_TOKENS = 64  # the chat template's role markers and the like, beyond the messages' text
 
 _OPEN = "<＜﹤‹«〈《≪⟨"
 _CLOSE = ">＞﹥›»〉》≫⟩"
@@ -91,3 +97,31 @@ def build_messages(question: str, sources: list[PromptSource]) -> list[dict[str,
 def is_refusal(answer: str) -> bool:
     """True when a generated answer says the policy does not answer the question."""
     return REFUSAL_MARKER in answer.lower()
+
+
+def estimate_tokens(text: str) -> int:
+    """A generous estimate of the tokens `text` takes: one per CJK character, one per three other characters."""
+    cjk = len(CJK.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / CHARS_PER_TOKEN)
+
+
+def prompt_tokens(question: str, sources: list[PromptSource]) -> int:
+    """The estimated tokens of the chat messages `build_messages` makes of `question` and `sources`."""
+    return CHAT_TEMPLATE_TOKENS + sum(estimate_tokens(m["content"]) for m in build_messages(question, sources))
+
+
+def fit_to_context(question: str, groups: list[list[PromptSource]], budget: int) -> list[list[PromptSource]]:
+    """Each group's sources (one group per vendor, best first) cut so the prompt fits `budget` tokens (estimated): the
+    group holding the most sources loses its last one first, and every group keeps its first. The kept sources are
+    numbered 1, 2, … in order; when even the first of each does not fit, that is what is returned (the backend then
+    says the prompt is too long)."""
+    kept = [list(g) for g in groups]
+    while prompt_tokens(question, [s for g in kept for s in g]) > budget:
+        longest = max(kept, key=len, default=[])
+        if len(longest) <= 1:
+            break
+        longest.pop()
+    numbered, n = [], 0
+    for group in kept:
+        numbered.append([replace(s, n=(n := n + 1)) for s in group])
+    return numbered

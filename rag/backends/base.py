@@ -19,6 +19,8 @@ class Generator(Protocol):
 
     name: str  # "ollama" or "gguf"
     label: str  # human-readable: which model, where
+    prompt_budget: int  # most tokens a prompt may take: the model's context less the tokens its answer may use
+    context_setting: str  # the setting that sets that context ("CLAUSEWISE_GGUF_CTX")
 
     def generate(self, messages: Messages) -> str:
         """The whole answer. Raises BackendError."""

@@ -93,6 +93,8 @@ class GgufGenerator:
         self.max_tokens = settings.max_tokens
         self.temperature = settings.temperature
         self.label = f"embedded llama.cpp: {self.path.name}"
+        self.prompt_budget = self.n_ctx - self.max_tokens
+        self.context_setting = "CLAUSEWISE_GGUF_CTX"
 
     def load(self) -> None:
         """Load the model now rather than on the first question."""

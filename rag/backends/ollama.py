@@ -90,6 +90,8 @@ class OllamaGenerator:
         self.timeout = settings.ollama_timeout
         self.num_ctx = settings.ollama_num_ctx
         self.label = f"Ollama {self.model} at {self.host}"
+        self.prompt_budget = self.num_ctx - settings.max_tokens
+        self.context_setting = "CLAUSEWISE_OLLAMA_NUM_CTX"
         self._llm = Ollama(
             model=self.model,
             base_url=self.host,

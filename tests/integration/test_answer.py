@@ -474,6 +474,25 @@ def test_ollama_streams_tokens_before_the_answer(engine: Engine, monkeypatch, fr
     assert events[-1].answer.backend == "ollama" and events[-1].answer.citations
 
 
+def test_gguf_with_a_small_context_reads_each_vendors_best_clauses_instead_of_failing(engine: Engine, monkeypatch) -> None:
+    # every policy's five clauses (25, ~4,000 tokens) do not fit a 2,048-token context: before, llama.cpp refused the
+    # prompt and the user got the extractive answer with "need N tokens"; now the worst clauses stay out, and it says so
+    monkeypatch.setattr(engine.settings, "gguf", smollm2_gguf_path())
+    monkeypatch.setattr(engine.settings, "gguf_ctx", 2048)
+    monkeypatch.setattr(engine.settings, "max_tokens", 48)
+
+    answer = engine.ask("Which of these vendors share data with advertisers?", backend="gguf")
+
+    assert not any("tokens but" in notice for notice in answer.notices), answer.notices
+    [note] = [n for n in answer.notices if "do not fit its context" in n]
+    read, found = map(int, re.search(r"read the best (\d+) of the (\d+) clauses", note).groups())
+    assert len(VENDORS) <= read < found and "CLAUSEWISE_GGUF_CTX" in note
+    if answer.backend == "gguf":
+        assert_every_sentence_is_verified(answer, engine)
+    else:  # the tiny model's draft did not survive verification: the policy's own words, said so
+        assert any("extractive answer" in notice for notice in answer.notices), answer.notices
+
+
 KIM_SHARING = "Who does kim.cc share my personal information with?"
 
 

@@ -11,7 +11,10 @@ from rag.prompts import (
     SYSTEM_PROMPT,
     PromptSource,
     build_messages,
+    estimate_tokens,
+    fit_to_context,
     is_refusal,
+    prompt_tokens,
 )
 
 CLAUSE_RE = re.compile(
@@ -109,3 +112,43 @@ def test_no_sources_says_so_and_still_asks_for_the_refusal() -> None:
     assert NO_CLAUSES in user
     assert clauses_seen(user) == []
     assert REFUSAL_SENTENCE in user
+
+
+def _sources(vendor: str, count: int, words: int = 60) -> list[PromptSource]:
+    return [PromptSource(0, vendor, "Sharing", f"{vendor} clause {i}: " + "we share data with partners " * (words // 5))
+            for i in range(count)]
+
+
+def test_a_prompt_that_fits_keeps_every_clause_numbered_in_order() -> None:
+    groups = [_sources("Acme", 2), _sources("Globex", 3)]
+
+    fitted = fit_to_context("Who gets my data?", groups, 100_000)
+
+    assert [[s.text for s in g] for g in fitted] == [[s.text for s in g] for g in groups]
+    assert [s.n for g in fitted for s in g] == [1, 2, 3, 4, 5]
+
+
+def test_a_prompt_too_long_for_the_context_loses_the_worst_clauses_of_the_longest_list_first() -> None:
+    groups = [_sources("Acme", 2), _sources("Globex", 6)]
+    budget = prompt_tokens("Who gets my data?", [s for g in groups for s in g]) - 1
+
+    fitted = fit_to_context("Who gets my data?", groups, budget)
+
+    assert [s.text for s in fitted[0]] == [s.text for s in groups[0]]
+    assert [s.text for s in fitted[1]] == [s.text for s in groups[1][:5]]  # Globex's last clause went
+    assert prompt_tokens("Who gets my data?", [s for g in fitted for s in g]) <= budget
+    assert [s.n for g in fitted for s in g] == list(range(1, 8))
+
+
+def test_every_vendor_keeps_its_best_clause_even_over_budget() -> None:
+    groups = [_sources("Acme", 3), _sources("Globex", 3), _sources("Initech", 3)]
+
+    fitted = fit_to_context("Who gets my data?", groups, 10)
+
+    assert [[s.text for s in g] for g in fitted] == [[g[0].text] for g in groups]
+
+
+def test_token_estimate_is_generous_for_english_and_counts_each_chinese_character() -> None:
+    english = "We retain your personal information for as long as necessary to provide the service."
+    assert estimate_tokens(english) >= len(english.split()) * 1.3  # a chat tokenizer needs ~1.3 tokens per word
+    assert estimate_tokens("我们会保留您的信息") == 9
