@@ -62,6 +62,9 @@ HELD_APART_SETS = {
     # twelfth round: 105 more of the same kind by three other helpers, committed before first scored (15 repeating an
     # earlier set's question dropped); written after the analysis of written_2's errors, so untouched by it
     "written_3": PROJECT_ROOT / "tests" / "fixtures" / "written_questions_3.jsonl",
+    # fourteenth round: 80 more (44 answerable, 36 not) by two helpers who read only the policies (za / zb), committed
+    # before first scored; written after the synonym groups of that round were drafted, so untouched by them
+    "written_4": PROJECT_ROOT / "tests" / "fixtures" / "written_questions_4.jsonl",
     "multilingual_unanswerable_2": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_unanswerable_2.jsonl",  # 18
     # translations of fresh_questions' unanswerable questions
     "multilingual_pt_it_nl": PROJECT_ROOT / "tests" / "fixtures" / "multilingual_questions_pt_it_nl.jsonl",
