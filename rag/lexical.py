@@ -19,15 +19,15 @@ STOPWORDS = frozenset(
 # Privacy-policy vocabulary: each group lists words a user and a policy use for the same idea.
 SYNONYM_GROUPS = [
     "keep retain retention hold save",
-    "delete erase remove deletion destroy",
+    "delete erase remove deletion destroy wipe purge erasure",
     "share disclose disclosure transfer",
-    "sell sale sold broker",
-    "child children kid kids minor minors teen teens age",
-    "track tracking cookie cookies beacon pixel monitor",
-    "refuse reject decline opt disable block",
+    "sell sale sold broker monetize monetise",
+    "child children kid kids minor minors teen teens teenager age guardian guardians",
+    "track tracking cookie cookies beacon pixel monitor analytics",
+    "refuse reject decline opt disable block unsubscribe object objection",
     "contact email reach",
-    "secure security safeguard safeguards protect protection encryption safe safety",
-    "advertiser advertisers advertising ads marketing",
+    "secure security safeguard safeguards protect protection encryption safe safety hack hacked hacker hackers breach breaches",
+    "advertiser advertisers advertising ads marketing promotional promo newsletter newsletters",
     "location gps geolocation",
     "account register registration sign",
     "cancel close deactivate deactivation terminate",
@@ -38,6 +38,16 @@ SYNONYM_GROUPS = [
     "choice option control preference",
     "identity identify identifiable identification",
     "permission consent",
+    # the privacy practices of the OPP-115 categories, in a user's words and a policy's
+    "police cops enforcement subpoena warrant",
+    "merger acquisition acquire acquired bought buyout takeover bankruptcy reorganization",
+    "device devices phone phones laptop computer tablet hardware",
+    "aggregate aggregated anonymous anonymized anonymised deidentified pseudonymized",
+    "complaint complaints complain lodge",
+    "notify notification notifications alert",
+    "card credit payment billing",
+    "store stored storage server servers host hosting",
+    "portability export download copy",
 ]
 
 _stemmer = Stemmer.Stemmer("english")

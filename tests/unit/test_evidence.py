@@ -413,8 +413,25 @@ def test_words_the_policy_never_uses_are_named_as_the_question_spells_them() -> 
     # the verbs a question is phrased with are not its topic: only "sell" is missing here
     assert words_absent_from("What happens if Acme sells my data? Does it let me know?", acme, no_selling) == ["sells"]
     assert words_absent_from("Can I ask Acme to tell me who buys my data?", acme, no_selling) == ["buys"]
-    assert synonym_words("selling") == ["sale", "sold", "broker"]
+    assert synonym_words("selling") == ["sale", "sold", "broker", "monetize", "monetise"]
     assert synonym_words("rent") == []
+
+
+def test_a_users_word_for_a_practice_finds_the_policys_word_for_it() -> None:
+    from rag.evidence import words_absent_from
+
+    acme = set(tokenize("Acme"))
+    unrelated = set(tokenize("We use cookies to remember your language."))
+    for question, word, policy_text in [
+        ("Would Acme hand my details to the police?", "police", "We may disclose information to law enforcement."),
+        ("What happens to my data if Acme gets bought?", "bought", "In a merger, your data may be transferred."),
+        ("Can my account get hacked?", "hacked", "We use industry-standard security measures."),
+        ("What does Acme read off my laptop?", "laptop", "We collect your device model."),
+        ("Will Acme send me promo emails?", "promo", "We send marketing emails."),
+        ("Does Acme keep my card number?", "card", "Payment details are processed by our processor."),
+    ]:
+        assert word not in words_absent_from(question, acme, set(tokenize(policy_text))), question
+        assert word in words_absent_from(question, acme, unrelated), question  # another practice's words do not count
 
 
 def test_words_that_give_the_form_of_a_question_are_not_missing_from_a_policy() -> None:
