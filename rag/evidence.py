@@ -267,16 +267,22 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
     """`chosen` plus the whole list a chosen sentence introduces ("... except in the following cases:"): the first
     sentence of every list item that follows in the same section (a nested list under an item comes with it). When
     the question names an item's label ("... when you create an account" and "Account Information: ..."), only the
-    items so labelled are quoted."""
+    items so labelled are quoted. An intro ending in a colon with no list and nothing quoted after it is left out
+    when other sentences remain."""
     if not chosen:
         return chosen
     have = {(s.scored.chunk.doc_id, s.start) for s in chosen}
     extra: list[Sentence] = []
+    dangling: list[Sentence] = []  # "… answer these questions:" with nothing after it in the store (a table of contents)
     for sentence in chosen:
         if not _INTRODUCES_LIST.search(sentence.text):
             continue
         raw = raw_texts.get(sentence.scored.chunk.doc_id, "")
-        for chunk in list_items_after(sentence.scored.chunk, following):
+        items = list_items_after(sentence.scored.chunk, following)
+        if not items and sentence.text.rstrip().endswith((":", "：")) and not any(
+                s.scored.chunk.doc_id == sentence.scored.chunk.doc_id and 0 <= s.start - sentence.end <= 200 for s in chosen):
+            dangling.append(sentence)
+        for chunk in items:
             item = replace(sentence.scored, chunk=chunk, lexical=0.0)
             spans = sentence_spans(raw, chunk.start, chunk.end) if raw else []
             # an item's first sentence; all of it when that sentence introduces a nested list ("... necessary to:")
@@ -286,6 +292,9 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
                     have.add((chunk.doc_id, start))
                     extra.append(Sentence(item, start, end, normalize_ws(raw[start:end])))
     quoted = chosen + extra
+    if dangling and len(quoted) > len(dangling):
+        # an intro whose list is not there tells the reader nothing, and ends the quote mid-statement
+        quoted = [s for s in quoted if s not in dangling]
     if question_tokens and any((label := _label(s.text)) and label <= question_tokens for s in quoted):
         # the item the question names by its whole label ("... account information?" and "Account Information: ...")
         # answers alone; its differently labelled siblings are not quoted with it. A label the question only shares a

@@ -70,6 +70,11 @@ WRITTEN_2 = GoldSet("written_2", _rows("written_questions_2"), 0.6, 0.45, 0.8)
 # the thirteenth's acronyms — questions in a user's words about a policy's less prominent clauses: answerable ones are
 # refused almost one time in two
 WRITTEN_3 = GoldSet("written_3", _rows("written_questions_3"), 0.6, 0.6, 0.7)
+# fourteenth round, za/zb001-040 by two more helpers, committed before first scored (after the round's synonym groups
+# were drafted): 0.86 / 0.50 / 0.95 with the old groups, 0.86 / 0.48 / 0.96 with them — half the answerable questions
+# in a user's words are still refused
+WRITTEN_4 = GoldSet("written_4", _rows("written_questions_4"), 0.7, 0.6, 0.8)
+SETS = [WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3, WRITTEN_4]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,7 @@ def engine(ingested_store) -> Engine:
     return Engine(ingested_store.settings)
 
 
-@pytest.fixture(scope="module", params=[WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3], ids=lambda g: g.name)
+@pytest.fixture(scope="module", params=SETS, ids=lambda g: g.name)
 def gold_set(request) -> GoldSet:
     return request.param
 
@@ -99,7 +104,7 @@ def _gold_spans(row: dict) -> list[tuple[str, int, int]]:
     return spans
 
 
-@pytest.mark.parametrize("gold", [WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3], ids=lambda g: g.name)
+@pytest.mark.parametrize("gold", SETS, ids=lambda g: g.name)
 def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: GoldSet) -> None:
     kinds = {r["kind"] for r in gold.unanswerable}
     assert kinds == {"attribute_absent", "other_vendor", "out_of_scope", "false_premise"}
@@ -108,7 +113,7 @@ def test_each_set_covers_every_vendor_and_kind_of_unanswerable_question(gold: Go
 
 
 def test_the_fresh_sets_ask_nothing_the_written_set_or_each_other_asks() -> None:
-    sets = (WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3)
+    sets = SETS
     questions = [{r["question"].lower() for r in gold.rows} for gold in sets]
     assert all(len(q) == len(g.rows) for q, g in zip(questions, sets, strict=True))
     assert not any(a & b for a, b in itertools.combinations(questions, 2))
@@ -170,6 +175,8 @@ def _list_after(text: str, offset: int) -> list[int]:
     return starts
 
 
+# the sets where some answer quotes a list intro (written_4's answers quote none: the check would not run there)
+@pytest.mark.parametrize("gold_set", [WRITTEN, FRESH, FRESH_2, WRITTEN_2, WRITTEN_3], ids=lambda g: g.name, indirect=True)
 def test_an_answer_that_quotes_a_list_intro_quotes_every_item_of_the_list(engine: Engine, gold_set: GoldSet,
                                                                          answers: dict) -> None:
     texts = {d.doc_id: engine.raw_text(d.doc_id) for d in engine.documents()}

@@ -514,3 +514,16 @@ def test_a_name_the_question_gives_counts_only_if_the_policy_mentions_it() -> No
     assert names_absent("Does Acme follow PIPEDA?", laws, vendor) == ["PIPEDA"]
     # not any words that start with the letters: "and we share" does not spell AWS
     assert names_absent("Does Acme use AWS?", "We collect it and we share it.", vendor) == ["AWS"]
+
+
+def test_an_intro_whose_list_is_not_in_the_store_is_not_quoted_beside_a_real_answer() -> None:
+    # "This policy is intended to help you answer these questions:" before a table of contents the ingest drops as
+    # navigation: quoted, the answer would end on a colon with nothing after it
+    parts = ["Updated: April 7, 2020. We care about your privacy.", "This policy answers these questions:"]
+    raw = " ".join(parts)
+    chunk = _item("c0", ("Intro",), 0, raw)
+    date = Sentence(ScoredChunk(chunk, 0.9), 0, len(parts[0]), parts[0], score=0.9)
+    intro = Sentence(ScoredChunk(chunk, 0.9), raw.index(parts[1]), len(raw), parts[1], score=0.8)
+
+    assert complete_lists([date, intro], {}, {"acme": raw}) == [date]
+    assert complete_lists([intro], {}, {"acme": raw}) == [intro]  # alone, it is what there is to show
