@@ -57,7 +57,9 @@ HELD_APART_SETS = {
     "compare": PROJECT_ROOT / "tests" / "fixtures" / "compare_questions.jsonl",  # eighth round: 63 compare rows
     # twelfth round: 109 more (62 answerable, 47 not), written by three helpers who read only the policies and were
     # asked for a user's wording rather than the policy's ("how long do they hang on to my data?"); 11 that repeated
-    # a tuning question or each other were dropped (found by embedding similarity, 0.95 and up)
+    # a tuning question or each other were dropped (found by embedding similarity, 0.95 and up). Their errors have been
+    # read since (twelfth to fourteenth rounds): no longer clean evidence; as tuning data they cost the seed set's
+    # comparisons (docs/evaluation.md, fourteenth round)
     "written_2": PROJECT_ROOT / "tests" / "fixtures" / "written_questions_2.jsonl",
     # twelfth round: 105 more of the same kind by three other helpers, committed before first scored (15 repeating an
     # earlier set's question dropped); written after the analysis of written_2's errors, so untouched by it
@@ -309,6 +311,16 @@ def cross_validate(cases: list[Case]) -> list[dict]:
     return report
 
 
+def _refolded(case: Case) -> Case:
+    """A cached case with the fold its set has now: a gold set moved between tuning and held apart since the cases were
+    collected is folded (or held apart) as if collected now. PolicyQA's cases keep theirs (folded by policy)."""
+    if case.source in SEED_SETS and case.fold < 0:
+        return replace(case, fold=_fold_of(f"{case.source}:{case.question_id}"))
+    if case.source in HELD_APART_SETS and case.fold >= 0:
+        return replace(case, fold=-1)
+    return case
+
+
 def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 40, held_sample: int = 100,
                     write: Path | None = None, reuse_cases: bool = False, progress: bool = True) -> dict:
     """Collect cases (kept in results/cases.jsonl), cross-validate, fit on all tuning folds, score held-apart data; and
@@ -323,7 +335,7 @@ def run_calibration(results: Path, policyqa_dir: Path | None, per_policy: int = 
     results.mkdir(parents=True, exist_ok=True)
     cache = results / "cases.jsonl"
     if reuse_cases and cache.is_file():
-        cases = [Case(**json.loads(line)) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
+        cases = [_refolded(Case(**json.loads(line))) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
         cases = collect(results, policyqa_dir, per_policy, held_sample, progress)
         with cache.open("w", encoding="utf-8") as out:

@@ -187,3 +187,17 @@ def test_a_refit_from_recorded_cases_writes_a_model_that_answers_with_both_thres
     assert set(result["in_use"]["scores"]) == {c.source for c in cases}
     assert result["in_use"]["threshold"] == in_use.threshold
     assert "| in use | " in report and "| fresh |" in report
+
+
+def test_recorded_cases_take_the_fold_their_gold_set_has_now() -> None:
+    from rag.calibrate import _refolded
+
+    # collected while "fresh" was tuning data and "written" held apart, then the sets moved: a refit from the recorded
+    # cases must not fit on the held-apart set nor leave a tuning set out of the folds
+    held_now = _refolded(_case(True, 0.8, source="fresh", fold=3))
+    tuned_now = _refolded(_case(True, 0.8, source="written", fold=-1))
+    policyqa = _refolded(_case(True, 0.8, source="policyqa", fold=2))
+
+    assert held_now.fold == -1
+    assert 0 <= tuned_now.fold < FOLDS
+    assert policyqa.fold == 2  # folded by policy when collected
