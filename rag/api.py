@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from urllib.parse import quote as urlquote
 
@@ -42,7 +42,7 @@ from rag.answerability import (
 )
 from rag.asked import names_absent, quantities_absent
 from rag.backends import select_generator
-from rag.backends.base import BackendError, Generator
+from rag.backends.base import BackendError
 from rag.evidence import (
     Sentence,
     complete_lists,
@@ -51,15 +51,13 @@ from rag.evidence import (
     pick_sentences,
     score_sentences,
     split_sentences,
-    with_list_items,
     words_absent_from,
 )
 from rag.lexical import tokenize
+from rag.model_draft import Draft, StreamEvent, model_draft
 from rag.multilingual import SENTENCE_SCALE, language_notice, on_main_scale, quoted_languages, sentence_embedder
-from rag.prompts import PromptSource, build_messages, fit_to_context
 from rag.retrieve import EmptyStoreError, Retriever
 from rag.vendors import VendorDetection, across_vendors, detect_vendors, strip_vendor_names
-from rag.verify import check_draft
 
 NOT_STATED = "Not stated in this policy"
 
@@ -76,15 +74,6 @@ class UnknownVendorError(ValueError):
         super().__init__(message)
         self.name = name
         self.candidates = candidates
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """kind: "status" (progress text), "token" (a delta of the draft) or "answer" (the final verified Answer)."""
-
-    kind: str
-    text: str = ""
-    answer: Answer | None = None
 
 
 @dataclass(frozen=True)
@@ -114,18 +103,6 @@ def cited_spans(chosen: list[Sentence]) -> list[tuple[ScoredChunk, int, int]]:
         item, start, end = spans.get(clause, (sentence.scored, sentence.start, sentence.end))
         spans[clause] = (item, min(start, sentence.start), max(end, sentence.end))
     return list(spans.values())
-
-
-@dataclass
-class _Draft:
-    text: str
-    citations: list[Citation]
-    refused: bool
-    related: list[Citation]
-    weak: dict[str, tuple[float, float]] = field(default_factory=dict)  # vendor -> (probability, threshold), for
-    # answers that only just passed
-    reason: str = ""
-
 
 
 def question_problem(question: str) -> str | None:
@@ -270,7 +247,8 @@ class Engine:
         draft = None
         if generator is not None:
             yield StreamEvent("status", text=f"Asking {generator.label}…")
-            draft = yield from self._generate(generator, question, groups, answer, timings)
+            draft = yield from model_draft(generator, question, groups, self.retriever.index().following,
+                                           self._vendor_words(list(groups)), self._citation, answer, timings)
         if draft is None:
             t = time.perf_counter()
             draft = self._extractive(query, groups)
@@ -430,7 +408,7 @@ class Engine:
         answered, reason, probability = decide(query, signals, self.answerability, across_languages, unsupported)
         return VendorEvidence(vendor, chosen, answered, reason, signals, probability, across_languages, unsupported)
 
-    def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> _Draft:
+    def _extractive(self, query: str, groups: dict[str, list[ScoredChunk]]) -> Draft:
         """Quote the policy's own sentences that answer the question, attributed and cited."""
         parts, citations, refusals, weak = [], [], [], {}
         numbers: dict[str, int] = {}
@@ -449,57 +427,5 @@ class Engine:
             parts.append(f"{vendor}'s policy says: " + " ".join(quoted))
         if not parts:
             text = " ".join(refusals) if refusals else "The policies in the store do not say."
-            return _Draft(text, [], True, self._related(groups))
-        return _Draft("\n\n".join(parts + refusals), citations, False, [], weak)
-
-    def _generate(self, generator: Generator, question: str, groups, answer: Answer, timings) -> Iterator[StreamEvent]:
-        """Stream a model draft, verify it; returns a _Draft, or None to fall back to the extractive answer."""
-        # a clause that introduces a list brings the list's items: the model, like the extractive answer, can give all of it
-        following = self.retriever.index().following
-        found = [with_list_items(g, following) for g in groups.values()]
-        # as many of each vendor's best clauses as fit the model's context (numbered 1, 2, … across vendors)
-        fitted = fit_to_context(question, [[PromptSource(0, i.chunk.vendor, section_label(i.chunk.section_path), i.chunk.text)
-                                            for i in g] for g in found], generator.prompt_budget)
-        items = [i for g, kept in zip(found, fitted, strict=True) for i in g[: len(kept)]]
-        sources = [s for kept in fitted for s in kept]
-        if (total := sum(map(len, found))) > len(items):
-            answer.notices.append(f"{generator.label} read the best {len(items)} of the {total} clauses found: the rest do "
-                                  f"not fit its context ({generator.context_setting} sets it).")
-        t = time.perf_counter()
-        pieces: list[str] = []
-        try:
-            for piece in generator.stream(build_messages(question, sources)):
-                pieces.append(piece)
-                yield StreamEvent("token", text=piece)
-        except BackendError as exc:
-            answer.notices.append(f"{generator.label} failed: {exc}. Showing the extractive answer instead.")
-            answer.backend = "extractive"
-            return None
-        timings["generate"] = time.perf_counter() - t
-        t = time.perf_counter()
-        draft = "".join(pieces).strip()
-        clauses = {n: i.chunk.text for n, i in enumerate(items, 1)}
-        checked = check_draft(draft, clauses, self._vendor_words(list(groups)))
-        timings["verify"] = time.perf_counter() - t
-        supported = [c for c in checked if c.supported]
-        dropped = len(checked) - len(supported)
-        if not supported:
-            refused = any(c.text and "does not say" in c.text.lower() for c in checked)
-            note = "the model said the policy does not say" if refused else "the model's answer was not supported by the cited clauses"
-            answer.notices.append(f"{note}; showing the extractive answer (the policy's own words) instead.")
-            answer.backend = "extractive"
-            return None
-        if dropped:
-            answer.notices.append(f"removed {dropped} sentence(s) of the model's answer that the cited clauses do not support")
-        renumber: dict[int, int] = {}
-        citations, sentences = [], []
-        for c in supported:
-            marks = []
-            for n in c.citations:
-                if n not in renumber:
-                    renumber[n] = len(renumber) + 1
-                    item = items[n - 1]
-                    citations.append(self._citation(renumber[n], item, item.chunk.start, item.chunk.end))
-                marks.append(f"[{renumber[n]}]")
-            sentences.append(f"{c.text} {''.join(marks)}")
-        return _Draft(" ".join(sentences), citations, False, [])
+            return Draft(text, [], True, self._related(groups))
+        return Draft("\n\n".join(parts + refusals), citations, False, [], weak)
