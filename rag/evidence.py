@@ -262,13 +262,6 @@ def with_list_items(items: list[ScoredChunk], following: dict[str, Chunk]) -> li
     return context
 
 
-def _continues(intro: Sentence, other: Sentence) -> bool:
-    """`other` is quoted right after `intro` in the same section: what the colon introduces ("contact us at:" and the
-    address), not the next section's first sentence."""
-    a, b = intro.scored.chunk, other.scored.chunk
-    return a.doc_id == b.doc_id and a.section_path == b.section_path and 0 <= other.start - intro.end <= 200
-
-
 def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_texts: dict[str, str],
                    question_tokens: set[str] = frozenset()) -> list[Sentence]:
     """`chosen` plus the whole list a chosen sentence introduces ("... except in the following cases:"): the first
@@ -286,7 +279,8 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
             continue
         raw = raw_texts.get(sentence.scored.chunk.doc_id, "")
         items = list_items_after(sentence.scored.chunk, following)
-        if not items and sentence.text.rstrip().endswith((":", "：")) and not any(_continues(sentence, s) for s in chosen):
+        if not items and sentence.text.rstrip().endswith((":", "：")) and not any(
+                s.scored.chunk.doc_id == sentence.scored.chunk.doc_id and 0 <= s.start - sentence.end <= 200 for s in chosen):
             dangling.append(sentence)
         for chunk in items:
             item = replace(sentence.scored, chunk=chunk, lexical=0.0)

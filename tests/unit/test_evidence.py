@@ -527,19 +527,3 @@ def test_an_intro_whose_list_is_not_in_the_store_is_not_quoted_beside_a_real_ans
 
     assert complete_lists([date, intro], {}, {"acme": raw}) == [date]
     assert complete_lists([intro], {}, {"acme": raw}) == [intro]  # alone, it is what there is to show
-
-
-def test_an_intro_followed_only_by_the_next_sections_sentence_is_still_dangling() -> None:
-    # "… contact us at:" ends the intro with no address; the next quoted sentence opens another section
-    intro_text, next_text = "If you have questions, contact us at:", "We collect the information you give us."
-    raw = intro_text + "\n" + next_text
-    intro_chunk = _item("c0", ("Intro",), 0, intro_text)
-    next_chunk = _item("c1", ("What we collect",), len(intro_text) + 1, next_text)
-    intro = Sentence(ScoredChunk(intro_chunk, 0.9), 0, len(intro_text), intro_text, score=0.9)
-    following = Sentence(ScoredChunk(next_chunk, 0.9), next_chunk.start, next_chunk.end, next_text, score=0.8)
-
-    assert complete_lists([intro, following], {}, {"acme": raw}) == [following]
-    # in the same section it is what the colon introduces, and both are quoted
-    same = Sentence(ScoredChunk(_item("c1", ("Intro",), next_chunk.start, next_text), 0.9), next_chunk.start,
-                    next_chunk.end, next_text, score=0.8)
-    assert complete_lists([intro, same], {}, {"acme": raw}) == [intro, same]
