@@ -58,6 +58,12 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def ends_with_colon(text: str) -> bool:
+    """Whether `text` introduces what follows it ("contact us at:", "in the following cases:"): a final colon, ASCII or
+    full-width."""
+    return text.rstrip().endswith((":", "："))
+
+
 def word_count(text: str) -> int:
     """Words for English; CJK characters count as ~1/2 word each so Chinese clauses size sensibly."""
     return len(re.findall(r"[A-Za-z0-9]+", text)) + len(CJK.findall(text)) // 2

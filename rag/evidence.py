@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from clausewise.embedding import Embedder
-from clausewise.text import CJK, normalize_ws, sentence_spans
+from clausewise.text import CJK, ends_with_colon, normalize_ws, sentence_spans
 from clausewise.types import Chunk, ScoredChunk
 from rag.asked import asked_attribute, has_attribute
 from rag.lexical import GENERIC, QUESTION_WORD, STOPWORD_STEMS, mentioned, tokenize
@@ -29,6 +29,7 @@ SAME_CLAUSE_RATIO = 0.75  # a further sentence of the best sentence's own clause
 CJK_COMPANION_RATIO = 0.97  # Chinese sentences look alike to the (English) embedding model: be stricter
 MAX_LIST_ITEMS = 12  # most items of a list quoted when a chosen sentence introduces one ("... in the following cases:")
 COMPANION_GAP = 4  # characters: a companion from another section must come from the clause right before or after
+INTRO_REACH = 200  # characters: how far after an intro ending in a colon the sentence it introduces may start
 
 
 @dataclass(frozen=True)
@@ -206,11 +207,17 @@ def pick_sentences(ranked: list[Sentence], limit: int | None = None) -> list[Sen
             chosen.append(s)
     by_position = sorted(ranked, key=lambda s: (s.scored.chunk.doc_id, s.start))
     for s in list(chosen):
-        if s.text.rstrip().endswith((":", "：")):
+        if ends_with_colon(s.text):
             following = next((n for n in by_position if n.scored.chunk.doc_id == s.scored.chunk.doc_id and n.start >= s.end), None)
-            if following is not None and following not in chosen and following.start - s.end <= 200:
+            if following is not None and following not in chosen and _continues(s, following):
                 chosen.append(following)
     return sorted(chosen, key=lambda s: (s.scored.chunk.doc_id, s.start))
+
+
+def _continues(intro: Sentence, other: Sentence) -> bool:
+    """`other` starts within INTRO_REACH characters after `intro`, in the same document: what the intro's colon
+    introduces ("contact us at:" and the address)."""
+    return other.scored.chunk.doc_id == intro.scored.chunk.doc_id and 0 <= other.start - intro.end <= INTRO_REACH
 
 
 # A list item: a bullet, "1." / "(a)", or a short capitalised label followed by a colon ("Service Providers: ...").
@@ -279,8 +286,7 @@ def complete_lists(chosen: list[Sentence], following: dict[str, Chunk], raw_text
             continue
         raw = raw_texts.get(sentence.scored.chunk.doc_id, "")
         items = list_items_after(sentence.scored.chunk, following)
-        if not items and sentence.text.rstrip().endswith((":", "：")) and not any(
-                s.scored.chunk.doc_id == sentence.scored.chunk.doc_id and 0 <= s.start - sentence.end <= 200 for s in chosen):
+        if not items and ends_with_colon(sentence.text) and not any(_continues(sentence, s) for s in chosen):
             dangling.append(sentence)
         for chunk in items:
             item = replace(sentence.scored, chunk=chunk, lexical=0.0)

@@ -15,6 +15,7 @@ from clausewise.glossary import english_terms
 from clausewise.language import detect_language
 from clausewise.settings import Settings
 from clausewise.store import Store
+from clausewise.text import ends_with_colon
 from clausewise.types import Chunk, ScoredChunk
 from rag.asked import asked_attribute, has_attribute
 from rag.lexical import expand, tokenize
@@ -239,7 +240,7 @@ def _with_continuations(ranked: list[ScoredChunk], index: _Index, k: int) -> lis
         kept.append(item)
         seen.add(item.chunk.clause_id)
         following = index.following.get(item.chunk.chunk_id)
-        if following and item.chunk.text.rstrip().endswith((":", "：")) and following.clause_id not in seen and len(kept) < k:
+        if following and ends_with_colon(item.chunk.text) and following.clause_id not in seen and len(kept) < k:
             kept.append(replace(item, chunk=following, lexical=0.0))
             seen.add(following.clause_id)
     return kept
